@@ -1,0 +1,1 @@
+"""Edges: Kafka client configuration, the embedded broker, files, logging."""

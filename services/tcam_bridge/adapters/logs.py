@@ -1,0 +1,38 @@
+"""Structured JSON logs with ids only.
+
+Log message ids, referral ids, rule ids, topics, partitions and offsets. Never NHS numbers,
+names, dates of birth, addresses, phone numbers or clinical notes: the pipeline never passes
+message content to a logger, and keys (NHS numbers) are never logged.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from typing import Any, TextIO
+
+import structlog
+
+
+def configure(level: str = "INFO", fmt: str = "json", stream: TextIO | None = None) -> None:
+    renderer: Any = (
+        structlog.processors.JSONRenderer()
+        if fmt == "json"
+        else structlog.dev.ConsoleRenderer(colors=False)
+    )
+    structlog.configure(
+        processors=[
+            structlog.contextvars.merge_contextvars,
+            structlog.processors.add_log_level,
+            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            structlog.processors.format_exc_info,
+            renderer,
+        ],
+        wrapper_class=structlog.make_filtering_bound_logger(getattr(logging, level)),
+        logger_factory=structlog.PrintLoggerFactory(file=stream or sys.stderr),
+        cache_logger_on_first_use=False,
+    )
+
+
+def get_logger(name: str = "tcam") -> Any:
+    return structlog.get_logger(name)

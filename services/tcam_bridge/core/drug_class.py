@@ -1,0 +1,47 @@
+"""Drug classes: which medicines belong to a class, by dm+d code or, failing that, by name."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import cached_property
+
+from tcam_bridge.core.medicine import Medicine
+
+
+@dataclass(frozen=True, slots=True)
+class ClassMatch:
+    ingredient: str
+    verified: bool  # True: matched by dm+d code; False: matched by name only
+
+
+@dataclass(frozen=True)
+class DrugClass:
+    name: str
+    codes: Mapping[str, str]  # dm+d id -> ingredient
+    names: Mapping[str, str]  # lower-case ingredient or brand name -> ingredient
+
+    @cached_property
+    def _name_pattern(self) -> re.Pattern[str]:
+        words = sorted(self.names, key=len, reverse=True)
+        return re.compile(r"\b(" + "|".join(re.escape(w) for w in words) + r")\b")
+
+    def match(self, medicine: Medicine) -> ClassMatch | None:
+        if medicine.code is not None and medicine.code.code in self.codes:
+            return ClassMatch(self.codes[medicine.code.code], verified=True)
+        found = self._name_pattern.search(medicine.name.lower())
+        if found is None:
+            return None
+        return ClassMatch(self.names[found.group(1)], verified=False)
+
+
+@dataclass(frozen=True)
+class DrugClasses:
+    by_name: Mapping[str, DrugClass]
+
+    def __getitem__(self, name: str) -> DrugClass:
+        return self.by_name[name]
+
+    def __contains__(self, name: object) -> bool:
+        return name in self.by_name

@@ -1,0 +1,187 @@
+"""``tcam demo``: the whole flow on the embedded broker, in one process, then a summary.
+
+Starts tansu on a free port, starts the pipeline, publishes every example (valid and invalid),
+reads the acks, referrals, findings and dead letters back from their topics, prints a table and
+stops everything it started.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer
+from rich.console import Console
+from rich.progress import Progress
+from rich.table import Table
+
+from tcam_bridge.adapters import logs
+from tcam_bridge.adapters.embedded_broker import start_broker
+from tcam_bridge.feed import patient_key
+from tcam_bridge.pipeline.app import build_broker
+from tcam_bridge.pipeline.config import core_config
+from tcam_bridge.settings import Settings
+
+Position = tuple[int, int]  # (partition, offset) of an input on the discharge topic
+
+
+@dataclass
+class Outputs:
+    """What came back on the output topics."""
+
+    acks: dict[Position, dict[str, Any]] = field(default_factory=dict)
+    dead_letters: dict[Position, dict[str, str]] = field(default_factory=dict)
+    referrals: dict[str, list[tuple[str, dict[str, Any]]]] = field(default_factory=dict)
+    findings: dict[str, dict[str, Any]] = field(default_factory=dict)  # message id -> event
+
+    def ack_code(self, position: Position) -> str | None:
+        ack = self.acks.get(position)
+        return ack["entry"][0]["resource"]["response"]["code"] if ack else None
+
+
+def output_pattern(settings: Settings) -> str:
+    names = [settings.topic_ack, settings.topic_dlq, settings.topic_unrouted,
+             settings.topic_findings]
+    pharmacy = re.escape(settings.topic_pharmacy_template).replace(r"\{ods\}", "[A-Z0-9]+")
+    return "^(" + "|".join([re.escape(n) for n in names] + [pharmacy]) + ")$"
+
+
+async def read_outputs(settings: Settings, out: Outputs, stop: asyncio.Event) -> None:
+    """Read every output topic from the start (no consumer group) until ``stop`` is set."""
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=settings.bootstrap_servers,
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+        metadata_max_age_ms=500,
+    )
+    await consumer.start()
+    consumer.subscribe(pattern=output_pattern(settings))
+    try:
+        while not stop.is_set():
+            batches = await consumer.getmany(timeout_ms=200)
+            for records in batches.values():
+                for r in records:
+                    note(settings, out, r.topic, r.value, r.headers)
+    finally:
+        await consumer.stop()
+
+
+def note(
+    settings: Settings, out: Outputs, topic: str, value: bytes, headers: Any
+) -> None:
+    h = {k: v.decode() for k, v in headers}
+    position = (int(h.get("tcam-source-partition", -1)), int(h.get("tcam-source-offset", -1)))
+    if topic == settings.topic_ack:
+        out.acks[position] = json.loads(value)
+    elif topic == settings.topic_dlq:
+        out.dead_letters[position] = h
+    elif topic == settings.topic_findings:
+        event = json.loads(value)
+        out.findings[event["message_id"]] = event
+    else:
+        out.referrals.setdefault(h.get("tcam-message-id", "?"), []).append(
+            (topic, json.loads(value))
+        )
+
+
+def message_id(raw: bytes) -> str | None:
+    try:
+        value = json.loads(raw)["identifier"]["value"]
+        return value if isinstance(value, str) else None
+    except (ValueError, KeyError, TypeError):
+        return None
+
+
+def example_files(examples: Path) -> list[Path]:
+    invalid = examples / "invalid"
+    return sorted(examples.glob("*.json")) + sorted(
+        p for p in invalid.glob("*") if p.is_file() and p.suffix != ".md"
+    )
+
+
+async def run_demo(settings: Settings, examples: Path, *, console: Console, timeout: float) -> bool:
+    files = example_files(examples)
+    embedded = start_broker()
+    settings = settings.model_copy(update={"bootstrap_servers": embedded.bootstrap_servers})
+    console.print(f"Embedded broker (tansu) on {embedded.bootstrap_servers}, memory storage.")
+    out = Outputs()
+    stop = asyncio.Event()
+    today = datetime.now(UTC).date()
+    pipeline = build_broker(settings, core_config(settings, today), logger=logs.get_logger())
+    reader: asyncio.Task[None] | None = None
+    try:
+        await pipeline.start()
+        reader = asyncio.create_task(read_outputs(settings, out, stop))
+        sent: list[tuple[Path, Position, str | None]] = []
+        with Progress(console=console, transient=True) as progress:
+            task = progress.add_task("Publishing discharges", total=len(files))
+            for path in files:
+                raw = path.read_bytes()
+                meta = await pipeline.publish(
+                    raw,
+                    settings.topic_discharge,
+                    key=patient_key(raw),
+                    headers={"content-type": "application/fhir+json"},
+                )
+                sent.append((path, (meta.partition, meta.offset), message_id(raw)))
+                progress.advance(task)
+            task = progress.add_task("Waiting for acknowledgements", total=len(files))
+            deadline = time.monotonic() + timeout
+            while time.monotonic() < deadline and not _complete(out, sent):
+                progress.update(task, completed=sum(1 for _, p, _ in sent if p in out.acks))
+                await asyncio.sleep(0.2)
+        return _summary(console, sent, out)
+    finally:
+        stop.set()
+        if reader is not None:
+            await reader
+        await pipeline.stop()
+        embedded.stop()
+
+
+def _complete(out: Outputs, sent: list[tuple[Path, Position, str | None]]) -> bool:
+    for _, position, mid in sent:
+        code = out.ack_code(position)
+        if code is None:
+            return False
+        if code == "ok" and (mid not in out.findings):
+            return False
+        if code != "ok" and position not in out.dead_letters:
+            return False
+        event = out.findings.get(mid or "")
+        if event and event["referral_status"] != "not-referred" and mid not in out.referrals:
+            return False
+    return True
+
+
+def _destination(topic: str) -> str:
+    match = re.fullmatch(r"tcam\.pharmacy\.([A-Z0-9]+)\.referrals\.v1", topic)
+    return f"pharmacy {match.group(1)}" if match else topic
+
+
+def _summary(console: Console, sent: list[tuple[Path, Position, str | None]], out: Outputs) -> bool:
+    table = Table("message", "ack", "referral", "findings", "dead letter", title="TCAM Bridge demo")
+    for path, position, mid in sent:
+        code = out.ack_code(position) or "MISSING"
+        event = out.findings.get(mid or "") if code == "ok" else None
+        referral = "-"
+        if event is not None:
+            topics = [t for t, _ in out.referrals.get(mid or "", [])]
+            referral = _destination(topics[0]) if topics else event["referral_status"]
+        findings = ", ".join(f["rule_id"] for f in event["findings"]) if event else ""
+        dlq = out.dead_letters.get(position, {}).get("tcam-error-class", "")
+        style = "green" if code == "ok" else "red"
+        table.add_row(path.name, f"[{style}]{code}[/]", referral, findings or "-", dlq or "-")
+    console.print(table)
+    n_ref = sum(len(v) for v in out.referrals.values())
+    console.print(
+        f"{len(sent)} messages: {len(out.acks)} acks, {n_ref} referrals, "
+        f"{len(out.findings)} findings events, {len(out.dead_letters)} dead letters."
+    )
+    return _complete(out, sent)

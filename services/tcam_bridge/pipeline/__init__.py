@@ -1,0 +1,1 @@
+"""The discharge pipeline service: a thin FastStream handler around ``core.process``."""

@@ -1,0 +1,309 @@
+"""The pipeline service: consume discharges, publish referral, findings and ack, then commit.
+
+Delivery: at-least-once. The subscriber uses ``AckPolicy.MANUAL`` (FastStream's Kafka default,
+ACK_FIRST, auto-commits before processing, which could lose a discharge). The offset is committed
+only after every output record has been acknowledged by the broker. Records carry ids derived
+from the input message id, so a redelivery re-publishes the same referral and ack, never a
+second, different one.
+
+Failures: a message the core rejects gets a ``fatal-error`` ack and a dead-letter record (the
+original bytes untouched, with headers saying why). A publish failure is retried with
+exponential backoff ``max_attempts`` times; if the broker still cannot take the outputs the
+offset is not committed and the message is redelivered (nothing is acked unwritten). A bug in
+the core does not stop the partition: the message is dead-lettered with a ``transient-error``
+ack so it can be replayed after a fix.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import traceback
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from faststream import AckPolicy, FastStream
+from faststream.kafka import KafkaBroker
+from faststream.kafka.annotations import KafkaMessage
+from faststream.message import StreamMessage
+from faststream.specification import AsyncAPI
+
+from tcam_bridge import __version__
+from tcam_bridge.adapters.kafka_config import broker_options
+from tcam_bridge.core import fhir_out
+from tcam_bridge.core.issue import Issue, Severity
+from tcam_bridge.core.process import CoreConfig, Outcome, Record, dumps, process
+from tcam_bridge.pipeline import schemas
+from tcam_bridge.settings import Settings
+
+Clock = Callable[[], datetime]
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+async def _raw_body(msg: StreamMessage[Any]) -> bytes:
+    """Hand the handler the bytes as received: validation is the core's job, not FastStream's."""
+    return msg.body
+
+
+def build_broker(
+    settings: Settings,
+    core: CoreConfig,
+    *,
+    logger: Any,
+    clock: Clock = utc_now,
+) -> KafkaBroker:
+    broker = KafkaBroker(
+        **broker_options(settings),
+        ack_policy=AckPolicy.MANUAL,
+        logger=logger,
+        description="TCAM Bridge: discharge medicines to community pharmacy referrals.",
+    )
+    outputs = _declare_publishers(broker, settings)
+
+    @broker.subscriber(
+        settings.topic_discharge,
+        group_id=settings.consumer_group,
+        auto_offset_reset="earliest",
+        ack_policy=AckPolicy.MANUAL,
+        decoder=_raw_body,
+        fetch_max_bytes=max(settings.max_message_bytes * 2, 52_428_800),
+        max_partition_fetch_bytes=settings.max_message_bytes * 2,
+        title="discharge",
+        description=(
+            "FHIR R4 message Bundles (event discharge-medications) from hospital EPRs, keyed by "
+            "NHS number. Contract: contracts/discharge-message.md."
+        ),
+    )
+    async def on_discharge(body: bytes, msg: KafkaMessage) -> None:
+        record = msg.raw_message
+        source = _Source(record.topic, record.partition, record.offset, record.key, msg.headers)
+        log = logger.bind(topic=source.topic, partition=source.partition, offset=source.offset)
+        try:
+            outcome = process(body, key=source.key, config=core, now=clock())
+        except Exception as exc:  # noqa: BLE001 - a core bug must not stop the partition
+            log.error("core_failed", error=type(exc).__name__, where=_where(exc))
+            outcome = _internal_error(body, source, core, clock())
+        records = [_with_source(r, source) if r.kind == "ack" else r for r in outcome.records]
+        dlq = _dead_letter(outcome, body, source, settings) if outcome.dead_letter else None
+        delivered = await _deliver(broker, records, dlq, settings, log)
+        if not delivered:
+            await asyncio.sleep(settings.retry_backoff_ms / 1000)
+            await msg.nack()  # not committed: the same message comes back
+            return
+        await msg.ack()
+        log.info(
+            "discharge_processed",
+            message_id=outcome.message_id,
+            correlation_id=outcome.correlation_id,
+            response=outcome.response,
+            referral_id=outcome.referral_id,
+            referral=outcome.decision.status.value if outcome.decision else None,
+            pharmacy_ods=outcome.decision.pharmacy_ods if outcome.decision else None,
+            rules=[f.rule_id for f in outcome.evaluation.findings] if outcome.evaluation else [],
+            issues=[i.reason for i in outcome.issues if i.severity is not Severity.INFORMATION],
+            dead_lettered=dlq is not None,
+        )
+
+    del on_discharge, outputs
+    return broker
+
+
+def build_app(settings: Settings, core: CoreConfig, *, logger: Any) -> FastStream:
+    broker = build_broker(settings, core, logger=logger)
+    return FastStream(
+        broker,
+        logger=logger,
+        specification=AsyncAPI(
+            title="TCAM Bridge pipeline",
+            version=__version__,
+            description=(
+                "Validates FHIR R4 discharge-medication messages, reconciles medicines, runs "
+                "safety rules and routes Discharge Medicines Service referrals to community "
+                "pharmacy queues."
+            ),
+        ),
+    )
+
+
+def asyncapi_app() -> FastStream:
+    """Factory for ``faststream docs gen``: default settings, no environment, no I/O."""
+    from datetime import date
+
+    from tcam_bridge.adapters.logs import get_logger
+    from tcam_bridge.pipeline.config import core_config
+
+    settings = Settings.model_construct()
+    return build_app(settings, core_config(settings, date(2026, 1, 1)), logger=get_logger())
+
+
+def _declare_publishers(broker: KafkaBroker, settings: Settings) -> tuple[object, ...]:
+    """Publishers declared for the AsyncAPI contract; records are sent with ``broker.publish``."""
+    return (
+        broker.publisher(
+            settings.topic_ack,
+            title="ack",
+            description="FHIR response message per input: MessageHeader.response.code ok | "
+            "transient-error | fatal-error, identifier = the request's MessageHeader.id, with an "
+            "OperationOutcome. Keyed like the input.",
+            schema=schemas.AckMessage,
+        ),
+        broker.publisher(
+            settings.topic_pharmacy_template,
+            title="pharmacy-referrals",
+            description="One topic per community pharmacy ODS code. BaRS-style referral "
+            "message (ServiceRequest, Task with the Stage 1 deadline, Patient, medicines with "
+            "change status, DetectedIssue per finding). Keyed by NHS number.",
+            schema=schemas.ReferralMessage,
+        ),
+        broker.publisher(
+            settings.topic_unrouted,
+            title="unrouted-referrals",
+            description="Referrals the hospital team must resolve (consent not recorded, no, "
+            "invalid or unknown pharmacy). Same shape as a pharmacy referral, status draft.",
+            schema=schemas.ReferralMessage,
+        ),
+        broker.publisher(
+            settings.topic_findings,
+            title="safety-findings",
+            description="One event per accepted discharge with its safety findings.",
+            schema=schemas.FindingsEvent,
+        ),
+        broker.publisher(
+            settings.topic_dlq,
+            title="dead-letter",
+            description="Inputs that could not be processed: original bytes and headers "
+            "untouched, plus tcam-error-class, tcam-error-reason, tcam-attempts and "
+            "tcam-source-topic/partition/offset headers.",
+            schema=bytes,
+        ),
+    )
+
+
+class _Source:
+    __slots__ = ("headers", "key", "offset", "partition", "topic")
+
+    def __init__(
+        self, topic: str, partition: int, offset: int, key: bytes | None, headers: Any
+    ) -> None:
+        self.topic, self.partition, self.offset, self.key = topic, partition, offset, key
+        self.headers = dict(headers or {})
+
+
+def _where(exc: BaseException) -> str:
+    frames = traceback.extract_tb(exc.__traceback__)
+    return f"{frames[-1].filename.rsplit('/', 1)[-1]}:{frames[-1].lineno}" if frames else "?"
+
+
+def _internal_error(body: bytes, source: _Source, core: CoreConfig, now: datetime) -> Outcome:
+    import hashlib
+
+    from tcam_bridge.core.process import DeadLetter, _headers
+
+    digest = hashlib.sha256(body).hexdigest()
+    correlation = f"sha256-{digest[:56]}"
+    issue = Issue(
+        Severity.ERROR,
+        "exception",
+        "internal-error",
+        "TCAM Bridge could not process this message because of an internal error. It is kept "
+        "in the dead-letter queue and will be replayed after a fix; resend it if no ok "
+        "acknowledgement follows.",
+        "Bundle",
+    )
+    ack = fhir_out.ack(
+        ids=fhir_out.Ids(core.canonical, f"sha256:{digest}"),
+        canonical=core.canonical,
+        now=now,
+        answers=correlation,
+        code="transient-error",
+        issues=[issue],
+        destination=None,
+    )
+    return Outcome(
+        response="transient-error",
+        correlation_id=correlation,
+        message_id=None,
+        issues=(issue,),
+        records=(
+            Record(core.ack_topic, source.key, dumps(ack), _headers("ack", digest, correlation), "ack"),
+        ),
+        dead_letter=DeadLetter("processing-error", "internal error in the core"),
+    )
+
+
+def _source_headers(source: _Source) -> list[tuple[str, bytes]]:
+    return [
+        ("tcam-source-topic", source.topic.encode()),
+        ("tcam-source-partition", str(source.partition).encode()),
+        ("tcam-source-offset", str(source.offset).encode()),
+    ]
+
+
+def _with_source(record: Record, source: _Source) -> Record:
+    """Acks name the Kafka position of the input they answer, for senders that track it."""
+    return Record(
+        record.topic,
+        record.key,
+        record.value,
+        (*record.headers, *_source_headers(source)),
+        record.kind,
+    )
+
+
+def _dead_letter(outcome: Outcome, body: bytes, source: _Source, settings: Settings) -> Record:
+    assert outcome.dead_letter is not None  # noqa: S101
+    headers = [(k, v.encode() if isinstance(v, str) else v) for k, v in source.headers.items()]
+    headers += [
+        ("tcam-error-class", outcome.dead_letter.error_class.encode()),
+        ("tcam-error-reason", outcome.dead_letter.reason.encode()),
+        ("tcam-attempts", b"1"),
+        *_source_headers(source),
+        ("tcam-correlation-id", outcome.correlation_id.encode()),
+    ]
+    return Record(settings.topic_dlq, source.key, body, tuple(headers), "dead-letter")
+
+
+async def _deliver(
+    broker: KafkaBroker,
+    records: Sequence[Record],
+    dlq: Record | None,
+    settings: Settings,
+    log: Any,
+) -> bool:
+    """Publish the records, the ack last; True once the broker has acknowledged all of them."""
+    acks = [r for r in records if r.kind == "ack"]
+    first = [r for r in records if r.kind != "ack"] + ([dlq] if dlq else [])
+    for batch in (first, acks):
+        if batch and not await _with_retry(
+            lambda b=batch: asyncio.gather(*(_publish(broker, r) for r in b)), settings, log
+        ):
+            return False
+    return True
+
+
+async def _publish(broker: KafkaBroker, record: Record) -> None:
+    await broker.publish(
+        record.value,
+        record.topic,
+        key=record.key,
+        headers={k: v.decode("utf-8", "replace") for k, v in record.headers},
+    )
+
+
+async def _with_retry(
+    send: Callable[[], Awaitable[object]], settings: Settings, log: Any
+) -> bool:
+    delay = settings.retry_backoff_ms / 1000
+    for attempt in range(1, settings.max_attempts + 1):
+        try:
+            await send()
+            return True
+        except Exception as exc:  # noqa: BLE001 - any broker error is retried, then reported
+            log.warning("publish_failed", attempt=attempt, error=type(exc).__name__)
+            if attempt < settings.max_attempts:
+                await asyncio.sleep(delay)
+                delay *= 2
+    return False

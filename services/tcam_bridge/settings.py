@@ -1,0 +1,85 @@
+"""Settings, read from the environment (prefix ``TCAM_``) once, at the entry point.
+
+Every setting has a default that runs the demo on the embedded broker. Secrets are SecretStr:
+printing or logging the settings never shows them.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from tcam_bridge.core.terminology import DEFAULT_FHIR_BASE
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="TCAM_", extra="ignore")
+
+    # Kafka connection
+    bootstrap_servers: str = Field("localhost:9092", description="Kafka bootstrap servers.")
+    client_id: str = Field("tcam-bridge", description="Kafka client id.")
+    security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = Field(
+        "PLAINTEXT", description="Kafka security protocol."
+    )
+    sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] | None = Field(
+        None, description="SASL mechanism when the protocol is SASL_*."
+    )
+    sasl_username: str | None = Field(None, description="SASL user name.")
+    sasl_password: SecretStr | None = Field(None, description="SASL password (secret).")
+    ssl_cafile: Path | None = Field(None, description="CA bundle to verify the brokers (TLS).")
+    ssl_certfile: Path | None = Field(None, description="Client certificate (mutual TLS).")
+    ssl_keyfile: Path | None = Field(None, description="Client private key (mutual TLS).")
+    ssl_key_password: SecretStr | None = Field(None, description="Client key password (secret).")
+    enable_idempotence: bool = Field(
+        True,
+        description="Idempotent producer. On for Apache Kafka; the embedded broker (tansu) "
+        "rejects it, so `tcam demo` and the tests turn it off.",
+    )
+    consumer_group: str = Field("tcam-bridge-pipeline", description="Pipeline consumer group.")
+
+    # Topics
+    topic_discharge: str = Field("tcam.discharge.v1", description="Discharge messages in.")
+    topic_ack: str = Field("tcam.discharge.ack.v1", description="FHIR acks to the sender.")
+    topic_dlq: str = Field("tcam.discharge.dlq.v1", description="Dead letters.")
+    topic_pharmacy_template: str = Field(
+        "tcam.pharmacy.{ods}.referrals.v1", description="Per-pharmacy referral queue."
+    )
+    topic_unrouted: str = Field(
+        "tcam.referrals.unrouted.v1", description="Referrals the hospital team must resolve."
+    )
+    topic_findings: str = Field("tcam.safety.findings.v1", description="Findings for the log.")
+
+    # FHIR and processing
+    fhir_base: str = Field(DEFAULT_FHIR_BASE, description="Canonical base of our FHIR URIs.")
+    max_message_bytes: int = Field(
+        2 * 1024 * 1024, ge=1024, description="Largest discharge message accepted (bytes)."
+    )
+    max_bundle_entries: int = Field(2000, ge=1, description="Most entries in one Bundle.")
+    stage1_hours: int = Field(72, ge=1, description="DMS Stage 1 deadline after receipt.")
+    pharmacy_directory: Path | None = Field(
+        None,
+        description="ODS pharmacy export CSV (edispensary.csv layout). When set, referrals to "
+        "pharmacies not open in it are unrouted.",
+    )
+    refer_on_any_change: bool = Field(True, description="Refer when any medicine changed.")
+    refer_on_high_risk: bool = Field(True, description="Refer when a high-risk medicine is taken.")
+    refer_min_medicines: int | None = Field(
+        5, description="Refer when at least this many medicines (empty: off)."
+    )
+    refer_on_finding: bool = Field(True, description="Refer when a safety rule fires.")
+
+    # Delivery
+    max_attempts: int = Field(
+        5, ge=1, description="Tries for a transient failure before dead-lettering."
+    )
+    retry_backoff_ms: int = Field(200, ge=0, description="First retry delay; doubles each time.")
+
+    # Logging
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("INFO", description="Log level.")
+    log_format: Literal["json", "console"] = Field("json", description="Log output format.")
+
+    def pharmacy_topic(self, ods: str) -> str:
+        return self.topic_pharmacy_template.format(ods=ods)
