@@ -64,7 +64,12 @@ async def read_outputs(settings: Settings, out: Outputs, stop: asyncio.Event) ->
     consumer.subscribe(pattern=output_pattern(settings))
     try:
         while not stop.is_set():
-            batches = await consumer.getmany(timeout_ms=200)
+            # getmany waits for a partition assignment regardless of its timeout, and there is
+            # none until some output topic exists: bound the wait so ``stop`` is honoured.
+            try:
+                batches = await asyncio.wait_for(consumer.getmany(timeout_ms=200), 1.0)
+            except TimeoutError:
+                continue
             for records in batches.values():
                 for r in records:
                     note(settings, out, r.topic, r.value, r.headers)
