@@ -67,7 +67,9 @@ def _print_outcome(result: dict[str, object]) -> None:
         table = Table("medicine", "dm+d", "change", "detail", title="Changes")
         for c in changes:
             med = c["medication"]
-            table.add_row(med["display"], med["code"] or "-", c["change"], c["detail"] or c["reason"] or "")
+            table.add_row(
+                med["display"], med["code"] or "-", c["change"], c["detail"] or c["reason"] or ""
+            )
         console.print(table)
     findings = result["findings"]
     if isinstance(findings, list):
@@ -77,7 +79,9 @@ def _print_outcome(result: dict[str, object]) -> None:
     referral = result["referral"]
     if isinstance(referral, dict):
         where = referral["topic"] or "-"
-        console.print(f"Referral: [bold]{referral['status']}[/] ({referral['priority']}) -> {where}")
+        console.print(
+            f"Referral: [bold]{referral['status']}[/] ({referral['priority']}) -> {where}"
+        )
         for r in referral["reasons"] + referral["held_because"]:
             console.print(f"  - {r['text']}")
 
@@ -109,7 +113,33 @@ def run() -> None:
     log = logs.get_logger("tcam.pipeline")
     log.info("starting", settings=settings.model_dump(mode="json", exclude_none=True))
     service = build_app(settings, core_config(settings, datetime.now(UTC).date()), logger=log)
+    if settings.health_file is not None:
+        from tcam_bridge.pipeline.health import heartbeat
+
+        health_file = settings.health_file
+        tasks: set[asyncio.Task[None]] = set()
+
+        @service.after_startup
+        async def start_heartbeat() -> None:
+            tasks.add(asyncio.create_task(heartbeat(service.broker, health_file)))  # type: ignore[arg-type]
+
     asyncio.run(service.run())
+
+
+@app.command()
+def health(
+    max_age: Annotated[float, typer.Option(help="Seconds since the last heartbeat.")] = 60.0,
+) -> None:
+    """Exit 0 when the running service's heartbeat file (TCAM_HEALTH_FILE) is fresh."""
+    from tcam_bridge.pipeline.health import is_fresh
+
+    settings = _settings()
+    if settings.health_file is None:
+        console.print("TCAM_HEALTH_FILE is not set")
+        raise typer.Exit(2)
+    fresh = is_fresh(settings.health_file, max_age)
+    console.print("healthy" if fresh else "unhealthy")
+    raise typer.Exit(0 if fresh else 1)
 
 
 @app.command()

@@ -46,8 +46,12 @@ class Outputs:
 
 
 def output_pattern(settings: Settings) -> str:
-    names = [settings.topic_ack, settings.topic_dlq, settings.topic_unrouted,
-             settings.topic_findings]
+    names = [
+        settings.topic_ack,
+        settings.topic_dlq,
+        settings.topic_unrouted,
+        settings.topic_findings,
+    ]
     pharmacy = re.escape(settings.topic_pharmacy_template).replace(r"\{ods\}", "[A-Z0-9]+")
     return "^(" + "|".join([re.escape(n) for n in names] + [pharmacy]) + ")$"
 
@@ -77,9 +81,7 @@ async def read_outputs(settings: Settings, out: Outputs, stop: asyncio.Event) ->
         await consumer.stop()
 
 
-def note(
-    settings: Settings, out: Outputs, topic: str, value: bytes, headers: Any
-) -> None:
+def note(settings: Settings, out: Outputs, topic: str, value: bytes, headers: Any) -> None:
     h = {k: v.decode() for k, v in headers}
     position = (int(h.get("tcam-source-partition", -1)), int(h.get("tcam-source-offset", -1)))
     if topic == settings.topic_ack:

@@ -58,7 +58,8 @@ def outcome_dict(outcome: Outcome) -> dict[str, Any]:
             for f in (evaluation.findings if evaluation else ())
         ],
         "not_assessable": [
-            {"rule_id": r, "reason": why} for r, why in (evaluation.not_assessable if evaluation else ())
+            {"rule_id": r, "reason": why}
+            for r, why in (evaluation.not_assessable if evaluation else ())
         ],
         "referral": None
         if decision is None

@@ -16,7 +16,7 @@ from tcam_bridge.core.terminology import DEFAULT_FHIR_BASE
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="TCAM_", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix="TCAM_", extra="ignore", env_parse_none_str="null")
 
     # Kafka connection
     bootstrap_servers: str = Field("localhost:9092", description="Kafka bootstrap servers.")
@@ -67,18 +67,32 @@ class Settings(BaseSettings):
     refer_on_any_change: bool = Field(True, description="Refer when any medicine changed.")
     refer_on_high_risk: bool = Field(True, description="Refer when a high-risk medicine is taken.")
     refer_min_medicines: int | None = Field(
-        5, description="Refer when at least this many medicines (empty: off)."
+        5, description="Refer when at least this many medicines are taken (`null`: off)."
     )
     refer_on_finding: bool = Field(True, description="Refer when a safety rule fires.")
 
     # Delivery
     max_attempts: int = Field(
-        5, ge=1, description="Tries for a transient failure before dead-lettering."
+        5,
+        ge=1,
+        description="Tries to publish a message's outputs; after the last, the input stays "
+        "uncommitted and is redelivered.",
     )
-    retry_backoff_ms: int = Field(200, ge=0, description="First retry delay; doubles each time.")
+    retry_backoff_ms: int = Field(
+        200, ge=0, description="First retry delay (ms); doubles each try."
+    )
+
+    # Operations
+    health_file: Path | None = Field(
+        None,
+        description="When set, `tcam run` touches this file while Kafka answers; "
+        "`tcam health` checks it (container health checks).",
+    )
 
     # Logging
-    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("INFO", description="Log level.")
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
+        "INFO", description="Log level."
+    )
     log_format: Literal["json", "console"] = Field("json", description="Log output format.")
 
     def pharmacy_topic(self, ods: str) -> str:

@@ -33,9 +33,11 @@ async def test_every_example_is_answered_routed_or_dead_lettered(flow: Flow) -> 
     out = flow.outputs
 
     def done() -> bool:
-        return all(pos in out.acks for pos in sent.values()) and len(out.dead_letters) >= len(
-            INVALID
-        ) and len(out.findings) >= len(VALID)
+        return (
+            all(pos in out.acks for pos in sent.values())
+            and len(out.dead_letters) >= len(INVALID)
+            and len(out.findings) >= len(VALID)
+        )
 
     await flow.wait_for(done)
 
@@ -145,8 +147,9 @@ async def test_a_resent_message_gives_the_same_referral_not_a_second_one(flow: F
     await flow.wait_for(lambda: len(flow.outputs.referrals.get(mid, [])) == 2)
     await flow.wait_for(lambda: first in flow.outputs.acks and second in flow.outputs.acks)
     (_, a), (_, b) = flow.outputs.referrals[mid]
-    assert referral_resources(a, "ServiceRequest")[0]["id"] == (
-        referral_resources(b, "ServiceRequest")[0]["id"]
+    assert (
+        referral_resources(a, "ServiceRequest")[0]["id"]
+        == (referral_resources(b, "ServiceRequest")[0]["id"])
     )
     assert a["id"] == b["id"]
     assert flow.outputs.acks[first]["id"] == flow.outputs.acks[second]["id"]

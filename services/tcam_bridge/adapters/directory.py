@@ -32,7 +32,7 @@ def _parse(value: str) -> date | None:
     value = value.strip()
     for fmt in ("%Y%m%d", "%Y-%m-%d"):
         try:
-            return datetime.strptime(value, fmt).date()  # noqa: DTZ007 - a date, no time zone
+            return datetime.strptime(value, fmt).date()
         except ValueError:
             continue
     return None

@@ -58,7 +58,7 @@ class EmbeddedBroker:
 def start_broker(
     port: int | None = None, host: str = "127.0.0.1", *, timeout: float = 30.0, quiet: bool = True
 ) -> EmbeddedBroker:
-    """Start tansu on ``host:port`` (a free port when None) and wait until it accepts connections."""
+    """Start tansu on ``host:port`` (a free port when None); return once it accepts connections."""
     port = port or free_port(host)
     url = f"tcp://{host}:{port}"
     env = {**os.environ, "RUST_LOG": os.environ.get("RUST_LOG", "warn")}

@@ -22,7 +22,9 @@ def ssl_context(settings: Settings) -> ssl.SSLContext | None:
         cafile=str(settings.ssl_cafile) if settings.ssl_cafile else None
     )
     if settings.ssl_certfile:
-        password = settings.ssl_key_password.get_secret_value() if settings.ssl_key_password else None
+        password = (
+            settings.ssl_key_password.get_secret_value() if settings.ssl_key_password else None
+        )
         context.load_cert_chain(
             str(settings.ssl_certfile),
             str(settings.ssl_keyfile) if settings.ssl_keyfile else None,

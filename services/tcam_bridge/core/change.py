@@ -35,7 +35,7 @@ class Change:
     @property
     def medicine(self) -> Medicine:
         medicine = self.after or self.before
-        assert medicine is not None  # noqa: S101 - a Change always has one side
+        assert medicine is not None
         return medicine
 
     @property

@@ -354,7 +354,7 @@ def _map(data: JSON, canonical: t.Canonical) -> Accepted:
     blocking = [i for i in issues if i.blocks]
     if blocking:
         raise _Invalid(*blocking)
-    assert header is not None and patient is not None and timestamp is not None  # noqa: S101
+    assert header is not None and patient is not None and timestamp is not None
     assert discharged is not None and isinstance(message_id, str) and trust_ods is not None
     discharge = Discharge(
         message_id=message_id,
@@ -730,9 +730,7 @@ def _consent(index: _Index, canonical: t.Canonical) -> ConsentState:
     return state
 
 
-def _service_request(
-    index: _Index, issues: list[Issue]
-) -> tuple[bool, str | None, str | None]:
+def _service_request(index: _Index, issues: list[Issue]) -> tuple[bool, str | None, str | None]:
     for e in index.of_type("ServiceRequest"):
         if e.resource.get("status") in ("revoked", "entered-in-error"):
             continue
@@ -748,8 +746,7 @@ def _coded(concept: Any) -> tuple[tuple[Coded, ...], str | None]:
     if not isinstance(concept, dict):
         return (), None
     codes = tuple(
-        Coded(c.get("system"), c.get("code"), c.get("display"))
-        for c in concept.get("coding") or []
+        Coded(c.get("system"), c.get("code"), c.get("display")) for c in concept.get("coding") or []
     )
     return codes, concept.get("text")
 

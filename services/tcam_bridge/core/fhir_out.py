@@ -97,7 +97,10 @@ def ack(
     if issues:
         header["response"]["details"] = {"reference": f"urn:uuid:{oo_id}"}
         entries.append(
-            {"fullUrl": f"urn:uuid:{oo_id}", "resource": operation_outcome(oo_id, issues, canonical)}
+            {
+                "fullUrl": f"urn:uuid:{oo_id}",
+                "resource": operation_outcome(oo_id, issues, canonical),
+            }
         )
     return {
         "resourceType": "Bundle",
@@ -172,10 +175,7 @@ def referral_message(
     routed = decision.status is ReferralStatus.ROUTED
     by_ref = {c.medicine.ref: c for c in changes}
     patient_ref = discharge.patient.ref
-    issues = [
-        (f"urn:uuid:{ids(f'finding-{n}')}", f)
-        for n, f in enumerate(evaluation.findings)
-    ]
+    issues = [(f"urn:uuid:{ids(f'finding-{n}')}", f) for n, f in enumerate(evaluation.findings)]
 
     copied: list[JSON] = []
     for full_url, resource in discharge.resources.items():
@@ -255,8 +255,7 @@ def referral_message(
     if decision.held_because:
         task["statusReason"] = {
             "coding": [
-                {"system": canonical.unrouted_reason, "code": r.code}
-                for r in decision.held_because
+                {"system": canonical.unrouted_reason, "code": r.code} for r in decision.held_because
             ],
             "text": " ".join(r.text for r in decision.held_because),
         }
@@ -288,7 +287,9 @@ def referral_message(
     entries.extend(
         {
             "fullUrl": ref,
-            "resource": detected_issue(f, ref.removeprefix("urn:uuid:"), patient_ref, now, canonical),
+            "resource": detected_issue(
+                f, ref.removeprefix("urn:uuid:"), patient_ref, now, canonical
+            ),
         }
         for ref, f in issues
     )

@@ -14,22 +14,60 @@ from tcam_bridge.core.drug_class import DrugClasses
 from tcam_bridge.core.medicine import Medicine
 
 _BY_NAME: dict[str, tuple[str, ...]] = {
-    "anticoagulant": ("warfarin", "acenocoumarol", "phenindione", "apixaban", "dabigatran",
-                      "edoxaban", "rivaroxaban", "enoxaparin", "dalteparin", "tinzaparin"),
+    "anticoagulant": (
+        "warfarin",
+        "acenocoumarol",
+        "phenindione",
+        "apixaban",
+        "dabigatran",
+        "edoxaban",
+        "rivaroxaban",
+        "enoxaparin",
+        "dalteparin",
+        "tinzaparin",
+    ),
     "insulin": ("insulin",),
-    "opioid": ("morphine", "oxycodone", "fentanyl", "buprenorphine", "diamorphine",
-               "hydromorphone", "methadone", "tapentadol", "tramadol", "codeine"),
+    "opioid": (
+        "morphine",
+        "oxycodone",
+        "fentanyl",
+        "buprenorphine",
+        "diamorphine",
+        "hydromorphone",
+        "methadone",
+        "tapentadol",
+        "tramadol",
+        "codeine",
+    ),
     "methotrexate": ("methotrexate",),
     "lithium": ("lithium",),
-    "antiepileptic": ("valproate", "valproic", "carbamazepine", "phenytoin", "lamotrigine",
-                      "levetiracetam", "topiramate", "phenobarbital"),
+    "antiepileptic": (
+        "valproate",
+        "valproic",
+        "carbamazepine",
+        "phenytoin",
+        "lamotrigine",
+        "levetiracetam",
+        "topiramate",
+        "phenobarbital",
+    ),
     "digoxin": ("digoxin",),
-    "antipsychotic": ("clozapine", "olanzapine", "quetiapine", "risperidone", "haloperidol",
-                      "aripiprazole"),
+    "antipsychotic": (
+        "clozapine",
+        "olanzapine",
+        "quetiapine",
+        "risperidone",
+        "haloperidol",
+        "aripiprazole",
+    ),
     "amiodarone": ("amiodarone",),
 }
-_BY_CLASS = {"anticoagulant": "oral-anticoagulant", "methotrexate": "methotrexate",
-             "lithium": "lithium", "amiodarone": "amiodarone"}
+_BY_CLASS = {
+    "anticoagulant": "oral-anticoagulant",
+    "methotrexate": "methotrexate",
+    "lithium": "lithium",
+    "amiodarone": "amiodarone",
+}
 _PATTERNS = {
     group: re.compile(r"\b(" + "|".join(names) + r")") for group, names in _BY_NAME.items()
 }

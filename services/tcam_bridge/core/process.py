@@ -129,9 +129,7 @@ def _accepted(reading: Accepted, key: bytes | None, config: CoreConfig, now: dat
     d = reading.discharge
     ids = fhir_out.Ids(config.canonical, d.message_id)
     changes = reconcile(d)
-    evaluation = evaluate(
-        config.rules, Context(d, changes, config.classes, today=d.discharged)
-    )
+    evaluation = evaluate(config.rules, Context(d, changes, config.classes, today=d.discharged))
     high_risk = tuple(
         HighRisk(group, c.medicine)
         for c in changes
@@ -233,4 +231,3 @@ def _summary(decision: ReferralDecision, referral_id: str | None) -> Issue:
     return Issue(
         Severity.INFORMATION, "informational", f"referral-{decision.status.value}", text, "Bundle"
     )
-

@@ -77,9 +77,7 @@ def decide(
     policy: RoutingPolicy,
 ) -> ReferralDecision:
     reasons = _reasons(discharge, changes, findings, high_risk, policy.criteria)
-    urgent = bool(high_risk) or any(
-        f.severity is FindingSeverity.HIGH for f in findings
-    )
+    urgent = bool(high_risk) or any(f.severity is FindingSeverity.HIGH for f in findings)
     priority = Priority.URGENT if urgent else Priority.ROUTINE
     if not reasons:
         return ReferralDecision(
@@ -93,15 +91,13 @@ def decide(
             ReferralStatus.NOT_REFERRED,
             priority,
             reasons,
-            held_because=(
-                Reason("consent-declined", "The patient declined a DMS referral."),
-            ),
+            held_because=(Reason("consent-declined", "The patient declined a DMS referral."),),
         )
 
+    ods: str | None = discharge.patient.nominated_pharmacy
+    path = discharge.patient.nominated_pharmacy_path
     if discharge.requested_pharmacy is not None:
         ods, path = discharge.requested_pharmacy, discharge.requested_pharmacy_path
-    else:
-        ods, path = discharge.patient.nominated_pharmacy, discharge.patient.nominated_pharmacy_path
     held: list[Reason] = []
     if discharge.consent is ConsentState.NOT_RECORDED:
         held.append(
@@ -125,7 +121,7 @@ def decide(
             held_because=tuple(held),
             pharmacy_path=path,
         )
-    assert ods is not None  # noqa: S101 - pharmacy_ods_problem(None) is MISSING
+    assert ods is not None
     return ReferralDecision(
         ReferralStatus.ROUTED,
         priority,
@@ -164,14 +160,10 @@ def _reasons(
         reasons.append(Reason("medicines-changed", f"Medicines changed in hospital: {summary}."))
     if criteria.on_high_risk and high_risk:
         groups = sorted({h.group for h in high_risk})
-        reasons.append(
-            Reason("high-risk-medicine", f"High-risk medicines: {', '.join(groups)}.")
-        )
+        reasons.append(Reason("high-risk-medicine", f"High-risk medicines: {', '.join(groups)}."))
     taking = sum(1 for c in changes if c.active_at_discharge)
     if criteria.min_medicines is not None and taking >= criteria.min_medicines:
-        reasons.append(
-            Reason("many-medicines", f"{taking} medicines at discharge.")
-        )
+        reasons.append(Reason("many-medicines", f"{taking} medicines at discharge."))
     if criteria.on_finding and findings:
         titles = sorted({f.title for f in findings})
         reasons.append(Reason("safety-finding", f"Safety findings: {'; '.join(titles)}."))

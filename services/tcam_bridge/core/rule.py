@@ -73,7 +73,7 @@ def evaluate(rules: Sequence[Rule], ctx: Context) -> Evaluation:
     for rule in rules:
         try:
             result = rule.evaluate(ctx)
-        except Exception as exc:  # noqa: BLE001 - one broken rule must not stop the others
+        except Exception as exc:
             failures.append(RuleFailure(rule.meta.id, type(exc).__name__))
             continue
         if isinstance(result, NotAssessable):

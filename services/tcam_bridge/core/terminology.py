@@ -21,7 +21,9 @@ SNOMED = "http://snomed.info/sct"
 DMD_SYSTEMS = frozenset({DMD, SNOMED, "https://dm-d.nhs.uk"})
 
 # Extensions (UK Core / PDS).
-NOMINATED_PHARMACY = "https://fhir.hl7.org.uk/StructureDefinition/Extension-UKCore-NominatedPharmacy"
+NOMINATED_PHARMACY = (
+    "https://fhir.hl7.org.uk/StructureDefinition/Extension-UKCore-NominatedPharmacy"
+)
 MEDICATION_CHANGE_SUMMARY = (
     "https://fhir.hl7.org.uk/StructureDefinition/Extension-UKCore-MedicationChangeSummary"
 )

@@ -79,11 +79,12 @@ def build_broker(
     )
     async def on_discharge(body: bytes, msg: KafkaMessage) -> None:
         record = msg.raw_message
+        assert not isinstance(record, tuple)  # a single-message subscriber, not a batch
         source = _Source(record.topic, record.partition, record.offset, record.key, msg.headers)
         log = logger.bind(topic=source.topic, partition=source.partition, offset=source.offset)
         try:
             outcome = process(body, key=source.key, config=core, now=clock())
-        except Exception as exc:  # noqa: BLE001 - a core bug must not stop the partition
+        except Exception as exc:
             log.error("core_failed", error=type(exc).__name__, where=_where(exc))
             outcome = _internal_error(body, source, core, clock())
         records = [_with_source(r, source) if r.kind == "ack" else r for r in outcome.records]
@@ -228,7 +229,9 @@ def _internal_error(body: bytes, source: _Source, core: CoreConfig, now: datetim
         message_id=None,
         issues=(issue,),
         records=(
-            Record(core.ack_topic, source.key, dumps(ack), _headers("ack", digest, correlation), "ack"),
+            Record(
+                core.ack_topic, source.key, dumps(ack), _headers("ack", digest, correlation), "ack"
+            ),
         ),
         dead_letter=DeadLetter("processing-error", "internal error in the core"),
     )
@@ -254,7 +257,7 @@ def _with_source(record: Record, source: _Source) -> Record:
 
 
 def _dead_letter(outcome: Outcome, body: bytes, source: _Source, settings: Settings) -> Record:
-    assert outcome.dead_letter is not None  # noqa: S101
+    assert outcome.dead_letter is not None
     headers = [(k, v.encode() if isinstance(v, str) else v) for k, v in source.headers.items()]
     headers += [
         ("tcam-error-class", outcome.dead_letter.error_class.encode()),
@@ -277,11 +280,16 @@ async def _deliver(
     acks = [r for r in records if r.kind == "ack"]
     first = [r for r in records if r.kind != "ack"] + ([dlq] if dlq else [])
     for batch in (first, acks):
-        if batch and not await _with_retry(
-            lambda b=batch: asyncio.gather(*(_publish(broker, r) for r in b)), settings, log
-        ):
+        if batch and not await _with_retry(_publisher(broker, batch), settings, log):
             return False
     return True
+
+
+def _publisher(broker: KafkaBroker, batch: Sequence[Record]) -> Callable[[], Awaitable[object]]:
+    def send() -> Awaitable[object]:
+        return asyncio.gather(*(_publish(broker, r) for r in batch))
+
+    return send
 
 
 async def _publish(broker: KafkaBroker, record: Record) -> None:
@@ -293,15 +301,13 @@ async def _publish(broker: KafkaBroker, record: Record) -> None:
     )
 
 
-async def _with_retry(
-    send: Callable[[], Awaitable[object]], settings: Settings, log: Any
-) -> bool:
+async def _with_retry(send: Callable[[], Awaitable[object]], settings: Settings, log: Any) -> bool:
     delay = settings.retry_backoff_ms / 1000
     for attempt in range(1, settings.max_attempts + 1):
         try:
             await send()
             return True
-        except Exception as exc:  # noqa: BLE001 - any broker error is retried, then reported
+        except Exception as exc:
             log.warning("publish_failed", attempt=attempt, error=type(exc).__name__)
             if attempt < settings.max_attempts:
                 await asyncio.sleep(delay)

@@ -16,7 +16,7 @@ class Identifier(BaseModel):
 
 
 class FhirMessageBundle(BaseModel):
-    resourceType: Literal["Bundle"]  # noqa: N815 - FHIR element name
+    resourceType: Literal["Bundle"]
     id: str
     type: Literal["message"]
     identifier: Identifier

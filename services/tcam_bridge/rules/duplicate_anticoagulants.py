@@ -84,8 +84,7 @@ class DuplicateAnticoagulants:
                     for c, _, _ in taking
                 ),
                 evidence=tuple(
-                    f"{c.medicine.name}: {c.kind.value}"
-                    + ("" if c.explicit else " (inferred)")
+                    f"{c.medicine.name}: {c.kind.value}" + ("" if c.explicit else " (inferred)")
                     for c, _, _ in taking
                 ),
                 act_code="DUPTHPY",

@@ -1,0 +1,3 @@
+from tcam_bridge.cli import main
+
+main()
