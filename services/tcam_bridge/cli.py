@@ -105,25 +105,33 @@ def demo(
 @app.command()
 def run() -> None:
     """Run the pipeline service against the configured Kafka until stopped (SIGTERM/SIGINT)."""
-    from tcam_bridge.pipeline.app import build_app
-    from tcam_bridge.pipeline.config import core_config
-
     settings = _settings()
     logs.configure(settings.log_level, settings.log_format)
     log = logs.get_logger("tcam.pipeline")
     log.info("starting", settings=settings.model_dump(mode="json", exclude_none=True))
+    asyncio.run(_serve(settings, log))
+
+
+async def _serve(settings: Settings, log: object) -> None:
+    from tcam_bridge.pipeline.app import build_app
+    from tcam_bridge.pipeline.config import core_config
+
     service = build_app(settings, core_config(settings, datetime.now(UTC).date()), logger=log)
-    if settings.health_file is not None:
+    health_file = settings.health_file
+    if health_file is not None:
+        from faststream.kafka import KafkaBroker
+
         from tcam_bridge.pipeline.health import heartbeat
 
-        health_file = settings.health_file
+        broker = service.broker
+        assert isinstance(broker, KafkaBroker)
         tasks: set[asyncio.Task[None]] = set()
 
         @service.after_startup
         async def start_heartbeat() -> None:
-            tasks.add(asyncio.create_task(heartbeat(service.broker, health_file)))  # type: ignore[arg-type]
+            tasks.add(asyncio.create_task(heartbeat(broker, health_file)))
 
-    asyncio.run(service.run())
+    await service.run()
 
 
 @app.command()

@@ -24,7 +24,7 @@ from rich.table import Table
 from tcam_bridge.adapters import logs
 from tcam_bridge.adapters.embedded_broker import start_broker
 from tcam_bridge.feed import patient_key
-from tcam_bridge.pipeline.app import build_broker
+from tcam_bridge.pipeline.app import build_pipeline
 from tcam_bridge.pipeline.config import core_config
 from tcam_bridge.settings import Settings
 
@@ -82,7 +82,7 @@ async def read_outputs(settings: Settings, out: Outputs, stop: asyncio.Event) ->
 
 
 def note(settings: Settings, out: Outputs, topic: str, value: bytes, headers: Any) -> None:
-    h = {k: v.decode() for k, v in headers}
+    h = {k: v.decode("utf-8", "replace") for k, v in headers}
     position = (int(h.get("tcam-source-partition", -1)), int(h.get("tcam-source-offset", -1)))
     if topic == settings.topic_ack:
         out.acks[position] = json.loads(value)
@@ -120,7 +120,7 @@ async def run_demo(settings: Settings, examples: Path, *, console: Console, time
     out = Outputs()
     stop = asyncio.Event()
     today = datetime.now(UTC).date()
-    pipeline = build_broker(settings, core_config(settings, today), logger=logs.get_logger())
+    pipeline = build_pipeline(settings, core_config(settings, today), logger=logs.get_logger())
     reader: asyncio.Task[None] | None = None
     try:
         await pipeline.start()

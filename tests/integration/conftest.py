@@ -11,13 +11,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from faststream.kafka import KafkaBroker
 
 from tcam_bridge.adapters import logs
 from tcam_bridge.adapters.embedded_broker import EmbeddedBroker, start_broker
 from tcam_bridge.demo import Outputs, read_outputs
 from tcam_bridge.feed import patient_key
-from tcam_bridge.pipeline.app import build_broker
+from tcam_bridge.pipeline.app import Pipeline, build_pipeline
 from tcam_bridge.pipeline.config import core_config
 from tcam_bridge.settings import Settings
 
@@ -57,7 +56,7 @@ class Flow:
     """A running pipeline, a producer acting as the EPR, and a reader of every output topic."""
 
     settings: Settings
-    pipeline: KafkaBroker
+    pipeline: Pipeline
     outputs: Outputs
 
     async def send(self, raw: bytes, key: bytes | None = None) -> tuple[int, int]:
@@ -81,7 +80,7 @@ class Flow:
 async def start_flow(settings: Settings) -> tuple[Flow, asyncio.Event, asyncio.Task[None]]:
     logs.configure("WARNING", "json")
     config = core_config(settings, datetime.now(UTC).date())
-    pipeline = build_broker(settings, config, logger=logs.get_logger("test"))
+    pipeline = build_pipeline(settings, config, logger=logs.get_logger("test"))
     await pipeline.start()
     outputs = Outputs()
     stop = asyncio.Event()

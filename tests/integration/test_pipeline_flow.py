@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from tcam_bridge.adapters.embedded_broker import EmbeddedBroker
 from tcam_bridge.demo import example_files, message_id
-from tests.integration.conftest import EXAMPLES, Flow
+from tests.integration.conftest import EXAMPLES, Flow, settings_for, start_flow
 
 pytestmark = pytest.mark.integration
 
@@ -153,3 +154,78 @@ async def test_a_resent_message_gives_the_same_referral_not_a_second_one(flow: F
     )
     assert a["id"] == b["id"]
     assert flow.outputs.acks[first]["id"] == flow.outputs.acks[second]["id"]
+
+
+async def test_header_values_that_are_not_utf8_do_not_lose_the_message(flow: Flow) -> None:
+    from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+
+    raw = (EXAMPLES / "11-no-changes-not-referred.json").read_bytes()
+    producer = AIOKafkaProducer(bootstrap_servers=flow.settings.bootstrap_servers)
+    await producer.start()
+    try:
+        meta = await producer.send_and_wait(
+            flow.settings.topic_discharge,
+            raw,
+            headers=[("x-trace", b"\xff\xfe"), ("x-trace", b"second")],
+        )
+        bad = await producer.send_and_wait(
+            flow.settings.topic_discharge, b"{", headers=[("x-bin", b"\x80\x81")]
+        )
+    finally:
+        await producer.stop()
+    first, second = (meta.partition, meta.offset), (bad.partition, bad.offset)
+    await flow.wait_for(lambda: first in flow.outputs.acks and second in flow.outputs.dead_letters)
+    assert flow.outputs.ack_code(first) == "ok"
+    consumer = AIOKafkaConsumer(
+        flow.settings.topic_dlq,
+        bootstrap_servers=flow.settings.bootstrap_servers,
+        auto_offset_reset="earliest",
+    )
+    await consumer.start()
+    try:
+        record = await consumer.getone()
+    finally:
+        await consumer.stop()
+    assert ("x-bin", b"\x80\x81") in list(record.headers)  # original headers kept byte for byte
+
+
+async def test_a_message_too_large_to_dead_letter_leaves_a_pointer_and_is_answered(
+    embedded: EmbeddedBroker,
+) -> None:
+    from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+
+    settings = settings_for(embedded, max_message_bytes=1024)
+    flow, stop, reader = await start_flow(settings)
+    big = b'{"resourceType": "Bundle", "padding": "' + b"x" * 1_500_000 + b'"}'
+    producer = AIOKafkaProducer(
+        bootstrap_servers=settings.bootstrap_servers, max_request_size=4 * 1024 * 1024
+    )
+    await producer.start()
+    try:
+        meta = await producer.send_and_wait(settings.topic_discharge, big, key=b"k")
+        position = (meta.partition, meta.offset)
+        await flow.wait_for(lambda: position in flow.outputs.acks)
+        await flow.wait_for(lambda: position in flow.outputs.dead_letters)
+        letter = flow.outputs.dead_letters[position]
+        assert letter["tcam-error-class"] == "too-large"
+        assert letter["tcam-value-omitted"] == "too-large"
+        assert flow.outputs.ack_code(position) == "fatal-error"
+        ack = flow.outputs.acks[position]
+        [issue] = ack["entry"][1]["resource"]["issue"]
+        assert issue["details"]["coding"][0]["code"] == "message-too-large"
+        consumer = AIOKafkaConsumer(
+            settings.topic_dlq,
+            bootstrap_servers=settings.bootstrap_servers,
+            auto_offset_reset="earliest",
+        )
+        await consumer.start()
+        try:
+            record = await consumer.getone()
+        finally:
+            await consumer.stop()
+        assert record.value == b""
+    finally:
+        await producer.stop()
+        stop.set()
+        await reader
+        await flow.pipeline.stop()

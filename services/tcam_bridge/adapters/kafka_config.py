@@ -61,5 +61,31 @@ def broker_options(settings: Settings) -> dict[str, Any]:
         "security": security(settings),
         "acks": "all",
         "enable_idempotence": settings.enable_idempotence,
-        "max_request_size": settings.max_message_bytes + 64 * 1024,
+        "max_request_size": 2 * settings.max_message_bytes + 1024 * 1024,
     }
+
+
+def producer_config(settings: Settings) -> dict[str, Any]:
+    """Keyword arguments for the pipeline's own ``aiokafka.AIOKafkaProducer``.
+
+    ``max_request_size`` leaves room for a referral built from a message at the size limit.
+    """
+    config: dict[str, Any] = {
+        "bootstrap_servers": settings.bootstrap_servers,
+        "client_id": f"{settings.client_id}-outputs",
+        "acks": "all",
+        "enable_idempotence": settings.enable_idempotence,
+        "max_request_size": 2 * settings.max_message_bytes + 1024 * 1024,
+        "security_protocol": settings.security_protocol,
+    }
+    context = ssl_context(settings)
+    if context is not None:
+        config["ssl_context"] = context
+    if settings.security_protocol.startswith("SASL_"):
+        if not settings.sasl_username or settings.sasl_password is None:
+            msg = "SASL needs TCAM_SASL_USERNAME and TCAM_SASL_PASSWORD"
+            raise ValueError(msg)
+        config["sasl_mechanism"] = settings.sasl_mechanism or "PLAIN"
+        config["sasl_plain_username"] = settings.sasl_username
+        config["sasl_plain_password"] = settings.sasl_password.get_secret_value()
+    return config

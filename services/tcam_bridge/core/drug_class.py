@@ -1,10 +1,15 @@
-"""Drug classes: which medicines belong to a class, by dm+d code or, failing that, by name."""
+"""Drug classes and concept sets: which medicines, conditions and tests a rule is about.
+
+A medicine belongs to a drug class by dm+d code (a verified match) or, failing that, by an
+ingredient or brand name in its text (an unverified match, reported as such). Conditions and
+tests belong to a concept set by SNOMED CT code only.
+"""
 
 from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 
 from tcam_bridge.core.medicine import Medicine
@@ -23,14 +28,17 @@ class DrugClass:
     names: Mapping[str, str]  # lower-case ingredient or brand name -> ingredient
 
     @cached_property
-    def _name_pattern(self) -> re.Pattern[str]:
+    def _name_pattern(self) -> re.Pattern[str] | None:
+        if not self.names:
+            return None
         words = sorted(self.names, key=len, reverse=True)
         return re.compile(r"\b(" + "|".join(re.escape(w) for w in words) + r")\b")
 
     def match(self, medicine: Medicine) -> ClassMatch | None:
         if medicine.code is not None and medicine.code.code in self.codes:
             return ClassMatch(self.codes[medicine.code.code], verified=True)
-        found = self._name_pattern.search(medicine.name.lower())
+        pattern = self._name_pattern
+        found = pattern.search(medicine.name.lower()) if pattern else None
         if found is None:
             return None
         return ClassMatch(self.names[found.group(1)], verified=False)
@@ -38,10 +46,16 @@ class DrugClass:
 
 @dataclass(frozen=True)
 class DrugClasses:
+    """Every drug class and SNOMED CT concept set the rules use, by name."""
+
     by_name: Mapping[str, DrugClass]
+    concepts: Mapping[str, frozenset[str]] = field(default_factory=dict)
 
     def __getitem__(self, name: str) -> DrugClass:
         return self.by_name[name]
 
     def __contains__(self, name: object) -> bool:
         return name in self.by_name
+
+    def concept(self, name: str) -> frozenset[str]:
+        return self.concepts[name]

@@ -837,7 +837,25 @@ def _decimal(value: Any) -> Decimal | None:
         return None
 
 
-def _rejected(issues: Sequence[Issue], data: Any, raw: bytes) -> Rejected:
+@dataclass(frozen=True, slots=True)
+class Identity:
+    """The ids a message carries, read on a best-effort basis (it may be invalid)."""
+
+    message_id: str | None
+    header_id: str | None
+    source_endpoint: str | None
+
+
+def identify(raw: bytes) -> Identity:
+    """Best-effort ids of a message that may not be valid; never raises."""
+    try:
+        data = json.loads(raw)
+    except (ValueError, RecursionError):
+        return Identity(None, None, None)
+    return _identity(data)
+
+
+def _identity(data: Any) -> Identity:
     message_id = header_id = endpoint = None
     if isinstance(data, Mapping):
         ident = data.get("identifier")
@@ -854,10 +872,15 @@ def _rejected(issues: Sequence[Issue], data: Any, raw: bytes) -> Rejected:
                     if isinstance(src, Mapping) and isinstance(src.get("endpoint"), str):
                         endpoint = src["endpoint"]
                     break
+    return Identity(message_id, header_id, endpoint)
+
+
+def _rejected(issues: Sequence[Issue], data: Any, raw: bytes) -> Rejected:
+    known = _identity(data)
     return Rejected(
         issues=tuple(issues),
-        message_id=message_id,
-        header_id=header_id,
-        source_endpoint=endpoint,
+        message_id=known.message_id,
+        header_id=known.header_id,
+        source_endpoint=known.source_endpoint,
         digest=hashlib.sha256(raw).hexdigest(),
     )

@@ -364,5 +364,6 @@ def findings_event(
         "evaluated_at": iso(now),
         "rules": [{"id": r.id, "version": r.version} for r in evaluation.rules],
         "not_assessable": [{"rule_id": r, "reason": why} for r, why in evaluation.not_assessable],
+        "rule_failures": [{"rule_id": f.rule_id, "error": f.error} for f in evaluation.failures],
         "findings": findings,
     }

@@ -84,7 +84,8 @@ def process(raw: bytes, *, key: bytes | None, config: CoreConfig, now: datetime)
     return _accepted(reading, key, config, now)
 
 
-def _headers(kind: str, message_id: str, correlation_id: str) -> tuple[tuple[str, bytes], ...]:
+def headers(kind: str, message_id: str, correlation_id: str) -> tuple[tuple[str, bytes], ...]:
+    """The headers every output record carries: ids only, never patient data."""
     return (
         ("content-type", FHIR_JSON.encode() if kind != "findings" else b"application/json"),
         ("tcam-kind", kind.encode()),
@@ -94,7 +95,9 @@ def _headers(kind: str, message_id: str, correlation_id: str) -> tuple[tuple[str
 
 
 def _rejected(reading: Rejected, key: bytes | None, config: CoreConfig, now: datetime) -> Outcome:
-    message_key = reading.message_id or f"sha256:{reading.digest}"
+    # A rejected message's ids come from its bytes: the same bytes re-sent get the same ack,
+    # a corrected message under the same message id gets a new one.
+    message_key = f"sha256:{reading.digest}"
     ids = fhir_out.Ids(config.canonical, message_key)
     ack = fhir_out.ack(
         ids=ids,
@@ -117,7 +120,7 @@ def _rejected(reading: Rejected, key: bytes | None, config: CoreConfig, now: dat
                 config.ack_topic,
                 key,
                 dumps(ack),
-                _headers("ack", message_key, reading.correlation_id),
+                headers("ack", message_key, reading.correlation_id),
                 "ack",
             ),
         ),
@@ -127,7 +130,8 @@ def _rejected(reading: Rejected, key: bytes | None, config: CoreConfig, now: dat
 
 def _accepted(reading: Accepted, key: bytes | None, config: CoreConfig, now: datetime) -> Outcome:
     d = reading.discharge
-    ids = fhir_out.Ids(config.canonical, d.message_id)
+    # Message ids are unique per sender; scope them by the sending trust.
+    ids = fhir_out.Ids(config.canonical, f"{d.trust_ods}|{d.message_id}")
     changes = reconcile(d)
     evaluation = evaluate(config.rules, Context(d, changes, config.classes, today=d.discharged))
     high_risk = tuple(
@@ -144,7 +148,7 @@ def _accepted(reading: Accepted, key: bytes | None, config: CoreConfig, now: dat
                 "business-rule",
                 r.code,
                 f"Referral not routed: {r.text}",
-                decision.pharmacy_path or "Bundle.entry.resource.ofType(Patient).extension",
+                r.path or "Bundle",
             )
             for r in decision.held_because
         )
@@ -169,7 +173,7 @@ def _accepted(reading: Accepted, key: bytes | None, config: CoreConfig, now: dat
                 d.patient.nhs_number.encode(),
                 dumps(referral),
                 (
-                    *_headers("referral", d.message_id, d.header_id),
+                    *headers("referral", d.message_id, d.header_id),
                     ("tcam-referral-id", (referral_id or "").encode()),
                 ),
                 "referral",
@@ -189,7 +193,7 @@ def _accepted(reading: Accepted, key: bytes | None, config: CoreConfig, now: dat
             config.findings_topic,
             d.message_id.encode(),
             dumps(findings),
-            _headers("findings", d.message_id, d.header_id),
+            headers("findings", d.message_id, d.header_id),
             "findings",
         )
     )
@@ -204,7 +208,7 @@ def _accepted(reading: Accepted, key: bytes | None, config: CoreConfig, now: dat
     )
     # The ack goes last: when the hospital sees "ok", the referral is already on its queue.
     records.append(
-        Record(config.ack_topic, key, dumps(ack), _headers("ack", d.message_id, d.header_id), "ack")
+        Record(config.ack_topic, key, dumps(ack), headers("ack", d.message_id, d.header_id), "ack")
     )
     return Outcome(
         response="ok",

@@ -38,8 +38,9 @@ class Priority(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class Reason:
-    code: str  # in the project's referral-reason CodeSystem
+    code: str  # in the project's referral-reason (or unrouted-reason) CodeSystem
     text: str
+    path: str | None = None  # FHIRPath of the element the reason is about, when there is one
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,13 +105,15 @@ def decide(
             Reason(
                 "consent-not-recorded",
                 "No consent to a DMS referral is recorded; the hospital team must confirm it.",
+                "Bundle.entry.resource.ofType(Consent)",
             )
         )
     problem = pharmacy_ods_problem(ods)
     if problem is None and policy.directory is not None and ods not in policy.directory:
         problem = OdsProblem.NOT_IN_DIRECTORY
     if problem is not None:
-        held.append(Reason(problem.value, _PROBLEM_TEXT[problem]))
+        where = path or "Bundle.entry.resource.ofType(Patient).extension"
+        held.append(Reason(problem.value, _PROBLEM_TEXT[problem], where))
     if held:
         return ReferralDecision(
             ReferralStatus.UNROUTED,

@@ -21,6 +21,7 @@ class RuleMeta:
     severity: FindingSeverity
     rationale: str
     source: str
+    code_lists: tuple[str, ...] = ()  # drug classes and concept sets the rule reads
 
 
 @dataclass(frozen=True, slots=True)

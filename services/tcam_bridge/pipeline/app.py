@@ -17,11 +17,15 @@ ack so it can be replayed after a fix.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import hashlib
 import traceback
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+from aiokafka import AIOKafkaProducer, ConsumerRecord
+from aiokafka.errors import MessageSizeTooLargeError
 from faststream import AckPolicy, FastStream
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
@@ -29,10 +33,19 @@ from faststream.message import StreamMessage
 from faststream.specification import AsyncAPI
 
 from tcam_bridge import __version__
-from tcam_bridge.adapters.kafka_config import broker_options
+from tcam_bridge.adapters.kafka_config import broker_options, producer_config
 from tcam_bridge.core import fhir_out
+from tcam_bridge.core.fhir_in import identify
 from tcam_bridge.core.issue import Issue, Severity
-from tcam_bridge.core.process import CoreConfig, Outcome, Record, dumps, process
+from tcam_bridge.core.process import (
+    CoreConfig,
+    DeadLetter,
+    Outcome,
+    Record,
+    dumps,
+    process,
+)
+from tcam_bridge.core.process import headers as output_headers
 from tcam_bridge.pipeline import schemas
 from tcam_bridge.settings import Settings
 
@@ -48,13 +61,66 @@ async def _raw_body(msg: StreamMessage[Any]) -> bytes:
     return msg.body
 
 
-def build_broker(
+async def _tolerant_parser(
+    record: ConsumerRecord[bytes, bytes], original: Callable[[Any], Awaitable[Any]]
+) -> Any:
+    """FastStream's parser fails on a header value that is not UTF-8, before any handler runs,
+    and the record would be skipped by the next commit. Parse a copy with readable headers and
+    keep the original record (for the dead letter and the commit)."""
+    try:
+        return await original(record)
+    except UnicodeDecodeError:
+        readable = [(k, v.decode("utf-8", "replace").encode()) for k, v in record.headers]
+        message = await original(dataclasses.replace(record, headers=readable))
+        message.raw_message = record
+        return message
+
+
+class Pipeline:
+    """The running service: a FastStream subscriber and the producer its outputs go through."""
+
+    def __init__(self, broker: KafkaBroker, producer_options: dict[str, Any]) -> None:
+        self.broker = broker
+        self._producer_options = producer_options
+        self._producer: AIOKafkaProducer | None = None
+
+    @property
+    def producer(self) -> AIOKafkaProducer:
+        if self._producer is None:
+            msg = "the pipeline's producer is not started"
+            raise RuntimeError(msg)
+        return self._producer
+
+    async def start_producer(self) -> None:
+        # Created here, not in __init__: aiokafka clients need a running event loop.
+        self._producer = AIOKafkaProducer(**self._producer_options)
+        await self._producer.start()
+
+    async def stop_producer(self) -> None:
+        if self._producer is not None:
+            await self._producer.stop()
+            self._producer = None
+
+    async def start(self) -> None:
+        await self.start_producer()
+        await self.broker.start()
+
+    async def stop(self) -> None:
+        await self.broker.stop()
+        await self.stop_producer()
+
+    async def publish(self, raw: bytes, topic: str, **kwargs: Any) -> Any:
+        """Send a message as an EPR would (the demo and tests use this)."""
+        return await self.broker.publish(raw, topic, **kwargs)
+
+
+def build_pipeline(
     settings: Settings,
     core: CoreConfig,
     *,
     logger: Any,
     clock: Clock = utc_now,
-) -> KafkaBroker:
+) -> Pipeline:
     broker = KafkaBroker(
         **broker_options(settings),
         ack_policy=AckPolicy.MANUAL,
@@ -62,6 +128,7 @@ def build_broker(
         description="TCAM Bridge: discharge medicines to community pharmacy referrals.",
     )
     outputs = _declare_publishers(broker, settings)
+    pipeline = Pipeline(broker, producer_config(settings))
 
     @broker.subscriber(
         settings.topic_discharge,
@@ -69,8 +136,10 @@ def build_broker(
         auto_offset_reset="earliest",
         ack_policy=AckPolicy.MANUAL,
         decoder=_raw_body,
-        fetch_max_bytes=max(settings.max_message_bytes * 2, 52_428_800),
-        max_partition_fetch_bytes=settings.max_message_bytes * 2,
+        parser=_tolerant_parser,
+        # Generous fetch sizes: a message over the limit must still be read, to be rejected.
+        fetch_max_bytes=64 * 1024 * 1024,
+        max_partition_fetch_bytes=32 * 1024 * 1024,
         title="discharge",
         description=(
             "FHIR R4 message Bundles (event discharge-medications) from hospital EPRs, keyed by "
@@ -80,7 +149,7 @@ def build_broker(
     async def on_discharge(body: bytes, msg: KafkaMessage) -> None:
         record = msg.raw_message
         assert not isinstance(record, tuple)  # a single-message subscriber, not a batch
-        source = _Source(record.topic, record.partition, record.offset, record.key, msg.headers)
+        source = _Source(record.topic, record.partition, record.offset, record.key, record.headers)
         log = logger.bind(topic=source.topic, partition=source.partition, offset=source.offset)
         try:
             outcome = process(body, key=source.key, config=core, now=clock())
@@ -89,7 +158,7 @@ def build_broker(
             outcome = _internal_error(body, source, core, clock())
         records = [_with_source(r, source) if r.kind == "ack" else r for r in outcome.records]
         dlq = _dead_letter(outcome, body, source, settings) if outcome.dead_letter else None
-        delivered = await _deliver(broker, records, dlq, settings, log)
+        delivered = await _deliver(pipeline.producer, records, dlq, settings, log)
         if not delivered:
             await asyncio.sleep(settings.retry_backoff_ms / 1000)
             await msg.nack()  # not committed: the same message comes back
@@ -109,14 +178,16 @@ def build_broker(
         )
 
     del on_discharge, outputs
-    return broker
+    return pipeline
 
 
 def build_app(settings: Settings, core: CoreConfig, *, logger: Any) -> FastStream:
-    broker = build_broker(settings, core, logger=logger)
+    pipeline = build_pipeline(settings, core, logger=logger)
     return FastStream(
-        broker,
+        pipeline.broker,
         logger=logger,
+        on_startup=[pipeline.start_producer],
+        after_shutdown=[pipeline.stop_producer],
         specification=AsyncAPI(
             title="TCAM Bridge pipeline",
             version=__version__,
@@ -190,7 +261,7 @@ class _Source:
         self, topic: str, partition: int, offset: int, key: bytes | None, headers: Any
     ) -> None:
         self.topic, self.partition, self.offset, self.key = topic, partition, offset, key
-        self.headers = dict(headers or {})
+        self.headers: list[tuple[str, bytes]] = list(headers or ())  # as received, repeats kept
 
 
 def _where(exc: BaseException) -> str:
@@ -199,12 +270,9 @@ def _where(exc: BaseException) -> str:
 
 
 def _internal_error(body: bytes, source: _Source, core: CoreConfig, now: datetime) -> Outcome:
-    import hashlib
-
-    from tcam_bridge.core.process import DeadLetter, _headers
-
     digest = hashlib.sha256(body).hexdigest()
-    correlation = f"sha256-{digest[:56]}"
+    known = identify(body)
+    correlation = known.header_id or f"sha256-{digest[:56]}"
     issue = Issue(
         Severity.ERROR,
         "exception",
@@ -221,16 +289,20 @@ def _internal_error(body: bytes, source: _Source, core: CoreConfig, now: datetim
         answers=correlation,
         code="transient-error",
         issues=[issue],
-        destination=None,
+        destination=known.source_endpoint,
     )
     return Outcome(
         response="transient-error",
         correlation_id=correlation,
-        message_id=None,
+        message_id=known.message_id,
         issues=(issue,),
         records=(
             Record(
-                core.ack_topic, source.key, dumps(ack), _headers("ack", digest, correlation), "ack"
+                core.ack_topic,
+                source.key,
+                dumps(ack),
+                output_headers("ack", f"sha256:{digest}", correlation),
+                "ack",
             ),
         ),
         dead_letter=DeadLetter("processing-error", "internal error in the core"),
@@ -258,19 +330,18 @@ def _with_source(record: Record, source: _Source) -> Record:
 
 def _dead_letter(outcome: Outcome, body: bytes, source: _Source, settings: Settings) -> Record:
     assert outcome.dead_letter is not None
-    headers = [(k, v.encode() if isinstance(v, str) else v) for k, v in source.headers.items()]
-    headers += [
+    extra = [
         ("tcam-error-class", outcome.dead_letter.error_class.encode()),
         ("tcam-error-reason", outcome.dead_letter.reason.encode()),
         ("tcam-attempts", b"1"),
         *_source_headers(source),
         ("tcam-correlation-id", outcome.correlation_id.encode()),
     ]
-    return Record(settings.topic_dlq, source.key, body, tuple(headers), "dead-letter")
+    return Record(settings.topic_dlq, source.key, body, (*source.headers, *extra), "dead-letter")
 
 
 async def _deliver(
-    broker: KafkaBroker,
+    producer: AIOKafkaProducer,
     records: Sequence[Record],
     dlq: Record | None,
     settings: Settings,
@@ -280,25 +351,41 @@ async def _deliver(
     acks = [r for r in records if r.kind == "ack"]
     first = [r for r in records if r.kind != "ack"] + ([dlq] if dlq else [])
     for batch in (first, acks):
-        if batch and not await _with_retry(_publisher(broker, batch), settings, log):
+        if batch and not await _with_retry(_publisher(producer, batch), settings, log):
             return False
     return True
 
 
-def _publisher(broker: KafkaBroker, batch: Sequence[Record]) -> Callable[[], Awaitable[object]]:
+def _publisher(
+    producer: AIOKafkaProducer, batch: Sequence[Record]
+) -> Callable[[], Awaitable[object]]:
     def send() -> Awaitable[object]:
-        return asyncio.gather(*(_publish(broker, r) for r in batch))
+        return asyncio.gather(*(_publish(producer, r) for r in batch))
 
     return send
 
 
-async def _publish(broker: KafkaBroker, record: Record) -> None:
-    await broker.publish(
-        record.value,
-        record.topic,
-        key=record.key,
-        headers={k: v.decode("utf-8", "replace") for k, v in record.headers},
-    )
+async def _publish(producer: AIOKafkaProducer, record: Record) -> None:
+    """Send one record and wait for the broker's acknowledgement (acks=all)."""
+    try:
+        await producer.send_and_wait(
+            record.topic, record.value, key=record.key, headers=list(record.headers)
+        )
+    except MessageSizeTooLargeError:
+        if record.kind != "dead-letter":
+            raise
+        # The input is larger than the broker takes back: dead-letter a pointer to it instead.
+        # The original stays at its source topic, partition and offset.
+        await producer.send_and_wait(
+            record.topic,
+            b"",
+            key=record.key,
+            headers=[*_own_headers(record), ("tcam-value-omitted", b"too-large")],
+        )
+
+
+def _own_headers(record: Record) -> list[tuple[str, bytes]]:
+    return [(k, v) for k, v in record.headers if k.startswith("tcam-")]
 
 
 async def _with_retry(send: Callable[[], Awaitable[object]], settings: Settings, log: Any) -> bool:

@@ -64,6 +64,11 @@ class NotAssessable(BaseModel):
     reason: str
 
 
+class RuleFailure(BaseModel):
+    rule_id: str
+    error: str
+
+
 class FindingsEvent(BaseModel):
     schema_: Literal["tcam.safety.findings.v1"] = Field(alias="schema")
     event_id: str
@@ -78,4 +83,7 @@ class FindingsEvent(BaseModel):
     evaluated_at: str
     rules: list[RuleRef]
     not_assessable: list[NotAssessable]
+    rule_failures: list[RuleFailure] = Field(
+        description="Rules that raised an error: they did not run to the end for this discharge."
+    )
     findings: list[FindingItem]
