@@ -116,13 +116,6 @@ def test_pairing_prefers_the_same_code_over_the_same_name() -> None:
     assert changes[0].before.name == "Warfarin 3mg tablets"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: pairing is greedy per discharge item (code, then name) rather than all code "
-    "matches first, so the result depends on the order of the discharge list: warfarin 3mg "
-    "continued unchanged is reported as 'new' when warfarin 1mg comes first and takes its pair "
-    "by name.",
-)
 def test_pairing_does_not_depend_on_the_order_of_the_discharge_list() -> None:
     def by_name(reqs: list[dict[str, object]]) -> dict[str, str]:
         cs = changes_of(requests=reqs, statements=[statement(WARFARIN_3MG)])
@@ -204,12 +197,6 @@ def test_on_hold_discharge_request_is_suspended() -> None:
     assert c.active_at_discharge is False
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: MedicationRequest.statusReason is a single CodeableConcept (0..1) in R4, but "
-    "fhir_in reads it with _first_text, which only accepts a list (MedicationStatement's "
-    "shape), so the reason a discharge item was stopped or put on hold is always lost.",
-)
 @pytest.mark.parametrize("status", ["stopped", "on-hold"])
 def test_reason_on_a_stopped_or_on_hold_discharge_request_is_kept(status: str) -> None:
     c = one(

@@ -60,30 +60,37 @@ _IGNORED_STATEMENT = frozenset({"not-taken", "entered-in-error", "unknown"})
 
 
 def reconcile(discharge: Discharge) -> tuple[Change, ...]:
-    """One Change per medicine, discharge list first, in message order."""
+    """One Change per medicine, discharge list first, in message order.
+
+    Pairs by dm+d code across the whole list first, then by name, so the result does not depend
+    on the order of the discharge list (warfarin 1 mg listed before a continued warfarin 3 mg
+    must not take the 3 mg's pair).
+    """
     before = [m for m in discharge.before_admission if m.status not in _IGNORED_STATEMENT]
+    after_items = list(discharge.on_discharge)
+    pairs: dict[int, Medicine] = {}
     unmatched = list(before)
-    changes: list[Change] = []
-    for after in discharge.on_discharge:
-        pair = _pair(after, unmatched)
-        if pair is not None:
-            unmatched.remove(pair)
-        changes.append(_change_for_discharge_item(after, pair))
+    for same in (_same_code, _same_name):
+        for i, after in enumerate(after_items):
+            if i in pairs:
+                continue
+            pair = next((m for m in unmatched if same(after, m)), None)
+            if pair is not None:
+                pairs[i] = pair
+                unmatched.remove(pair)
+    changes = [_change_for_discharge_item(a, pairs.get(i)) for i, a in enumerate(after_items)]
     changes.extend(_change_for_dropped_item(m) for m in unmatched)
     return tuple(changes)
 
 
-def _pair(after: Medicine, candidates: list[Medicine]) -> Medicine | None:
-    if after.code is not None:
-        for m in candidates:
-            if m.code is not None and m.code.code == after.code.code:
-                return m
-    key = after.name_key
-    if key:
-        for m in candidates:
-            if m.name_key == key:
-                return m
-    return None
+def _same_code(after: Medicine, before: Medicine) -> bool:
+    return (
+        after.code is not None and before.code is not None and after.code.code == before.code.code
+    )
+
+
+def _same_name(after: Medicine, before: Medicine) -> bool:
+    return bool(after.name_key) and after.name_key == before.name_key
 
 
 def _change_for_discharge_item(after: Medicine, before: Medicine | None) -> Change:

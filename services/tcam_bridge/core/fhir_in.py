@@ -18,13 +18,16 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
+from functools import cache
 from typing import Any
 
 import pydantic
+from fhir.resources.R4B import get_fhir_model_class
 from fhir.resources.R4B.bundle import Bundle
 
 from tcam_bridge.core import terminology as t
@@ -150,6 +153,26 @@ def _decode(raw: bytes, limits: Limits) -> JSON:
                 "Bundle",
             )
         ) from None
+    except ValueError as exc:  # e.g. an integer literal longer than Python will convert
+        raise _Invalid(
+            Issue(
+                Severity.FATAL,
+                "structure",
+                "not-json",
+                f"Message JSON cannot be read: {type(exc).__name__}.",
+                "Bundle",
+            )
+        ) from None
+    if ("\\ud" in stripped or "\\uD" in stripped) and _has_lone_surrogate(data):
+        raise _Invalid(
+            Issue(
+                Severity.FATAL,
+                "structure",
+                "invalid-unicode",
+                "Message JSON contains an unpaired UTF-16 surrogate escape, which is not text.",
+                "Bundle",
+            )
+        )
     if not isinstance(data, dict):
         raise _Invalid(
             Issue(
@@ -161,6 +184,14 @@ def _decode(raw: bytes, limits: Limits) -> JSON:
             )
         )
     return data
+
+
+def _has_lone_surrogate(data: Any) -> bool:
+    try:
+        json.dumps(data, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
 
 
 # ---------------------------------------------------------------------------------------------
@@ -189,6 +220,7 @@ def _check_structure(data: JSON, limits: Limits) -> None:
                 "Bundle.entry",
             )
         )
+    _check_entry_types(entries)
     try:
         Bundle.model_validate(data)
     except pydantic.ValidationError as exc:
@@ -208,6 +240,51 @@ def _check_structure(data: JSON, limits: Limits) -> None:
         raise _Invalid(
             error("structure", "too-deep", "Message is nested too deeply.", "Bundle")
         ) from None
+    except (TypeError, ValueError, KeyError, AttributeError) as exc:
+        # fhir.resources raises these, not ValidationError, for some malformed values
+        # (for example a number where a url string belongs).
+        raise _Invalid(
+            error(
+                "structure",
+                "fhir-structure",
+                f"The Bundle is not valid FHIR R4 ({type(exc).__name__} in an element value).",
+                "Bundle",
+            )
+        ) from None
+
+
+def _check_entry_types(entries: Any) -> None:
+    """Every entry.resource must name a FHIR R4 resource type the models know."""
+    if not isinstance(entries, list):
+        return
+    issues = []
+    for i, entry in enumerate(entries):
+        resource = entry.get("resource") if isinstance(entry, dict) else None
+        if resource is None:
+            continue
+        rt = resource.get("resourceType") if isinstance(resource, dict) else None
+        if not isinstance(rt, str) or not _known_resource_type(rt):
+            issues.append(
+                error(
+                    "structure",
+                    "unknown-resource-type",
+                    "entry.resource must be a FHIR R4 resource with a known resourceType.",
+                    f"Bundle.entry[{i}].resource.resourceType",
+                )
+            )
+    if issues:
+        raise _Invalid(*issues[:MAX_REPORTED_STRUCTURE_ERRORS])
+
+
+@cache
+def _known_resource_type(name: str) -> bool:
+    if not name.isascii() or not name.isalpha() or not name[:1].isupper():
+        return False
+    try:
+        get_fhir_model_class(name)
+    except (KeyError, ValueError, AttributeError, ImportError):
+        return False
+    return True
 
 
 def _fhirpath(loc: Sequence[int | str]) -> str:
@@ -613,7 +690,7 @@ def _medicines(index: _Index, issues: list[Issue]) -> list[Medicine]:
                 dosage=tuple(_dosage(d) for d in dosages if isinstance(d, dict)),
                 started=started,
                 explicit_change=_explicit_change(e.resource),
-                status_reason=_first_text(e.resource.get("statusReason")),
+                status_reason=_status_reason(e.resource.get("statusReason")),
             )
         )
     return out
@@ -802,6 +879,11 @@ def _text(concept: Any) -> str | None:
     return next((c.get("display") for c in concept.get("coding") or [] if c.get("display")), None)
 
 
+def _status_reason(value: Any) -> str | None:
+    """MedicationStatement.statusReason is a list; MedicationRequest.statusReason is one concept."""
+    return _first_text(value) if isinstance(value, list) else _text(value)
+
+
 def _first_text(concepts: Any) -> str | None:
     if isinstance(concepts, list):
         for c in concepts:
@@ -837,6 +919,9 @@ def _decimal(value: Any) -> Decimal | None:
         return None
 
 
+_FHIR_ID = re.compile(r"[A-Za-z0-9\-.]{1,64}")
+
+
 @dataclass(frozen=True, slots=True)
 class Identity:
     """The ids a message carries, read on a best-effort basis (it may be invalid)."""
@@ -867,7 +952,7 @@ def _identity(data: Any) -> Identity:
                 res = e.get("resource") if isinstance(e, Mapping) else None
                 if isinstance(res, Mapping) and res.get("resourceType") == "MessageHeader":
                     hid = res.get("id")
-                    header_id = hid if isinstance(hid, str) and 0 < len(hid) <= 64 else None
+                    header_id = hid if isinstance(hid, str) and _FHIR_ID.fullmatch(hid) else None
                     src = res.get("source")
                     if isinstance(src, Mapping) and isinstance(src.get("endpoint"), str):
                         endpoint = src["endpoint"]

@@ -184,7 +184,8 @@ def referral_message(
         res = dict(resource)
         if full_url in by_ref:
             res = copy.deepcopy(dict(resource))
-            res.setdefault("extension", []).append(change_extension(by_ref[full_url], canonical))
+            extensions = res.get("extension") or []  # may be absent or an explicit null
+            res["extension"] = [*extensions, change_extension(by_ref[full_url], canonical)]
         copied.append({"fullUrl": full_url, "resource": res})
 
     pharmacy = (
