@@ -186,6 +186,31 @@ def broker(
         embedded.stop()
 
 
+@app.command()
+def rules(
+    catalogue: Annotated[
+        bool, typer.Option("--catalogue", help="Print the rule catalogue (Markdown).")
+    ] = False,
+    tests: Annotated[
+        Path, typer.Option(help="Folder of the rules' spec tests (for the catalogue).")
+    ] = EXAMPLES.parents[1] / "tests" / "unit" / "rules",
+) -> None:
+    """List the safety rules, or print the catalogue clinicians review."""
+    from tcam_bridge.catalogue import render, spec_cases
+    from tcam_bridge.codelists import describe
+    from tcam_bridge.rules import default_rules
+
+    rule_set = default_rules()
+    if catalogue:
+        sys.stdout.write(render(rule_set, spec_cases(tests), describe()))
+        return
+    table = Table("id", "version", "severity", "title")
+    for rule in rule_set:
+        m = rule.meta
+        table.add_row(m.id, m.version, m.severity.value, m.title)
+    console.print(table)
+
+
 @app.command("settings")
 def show_settings() -> None:
     """Print the effective settings (secrets are never shown)."""

@@ -52,7 +52,7 @@ def test_check_reads_stdin_in_a_real_process() -> None:
     )
     assert done.returncode == 0
     out = json.loads(done.stdout)
-    assert [f["rule_id"] for f in out["findings"]] == ["TCAM_DUP_ANTICOAG"]
+    assert "TCAM_DUP_ANTICOAG" in [f["rule_id"] for f in out["findings"]]
     assert out["referral"]["status"] == "routed"
     assert out["referral"]["pharmacy_ods"] == "FA5T2"
     assert out["referral"]["topic"] == "tcam.pharmacy.FA5T2.referrals.v1"

@@ -148,3 +148,33 @@ def test_readme_documents_every_setting_and_the_two_commands() -> None:
     assert "make demo" in readme and "make test" in readme
     ci = (ROOT / ".ci" / "run").read_text()
     assert "make test" in ci
+
+
+def test_rule_catalogue_is_generated_from_the_rules_and_their_spec_tests() -> None:
+    from tcam_bridge.catalogue import render, spec_cases
+    from tcam_bridge.codelists import describe
+    from tcam_bridge.rules import default_rules
+
+    rules = default_rules()
+    text = render(rules, spec_cases(ROOT / "tests" / "unit" / "rules"), describe())
+    committed = ROOT / "contracts" / "rule-catalogue.md"
+    if UPDATE:
+        committed.write_text(text)
+    assert committed.read_text() == text, (
+        "contracts/rule-catalogue.md is stale: tcam rules --catalogue > contracts/rule-catalogue.md"
+    )
+    for rule in rules:
+        assert f"## {rule.meta.id}" in text
+        assert (ROOT / "tests" / "unit" / "rules" / f"test_{rule.meta.id.lower()}.py").exists(), (
+            f"{rule.meta.id} has no spec test file"
+        )
+
+
+def test_every_packaged_code_list_has_its_provenance() -> None:
+    from tcam_bridge.codelists import PROVENANCE
+
+    folder = ROOT / "services" / "tcam_bridge" / "codelists"
+    manifest = (folder / "MANIFEST.md").read_text()
+    for csv_file in folder.glob("*.csv"):
+        assert csv_file.name in manifest, f"{csv_file.name} is not in MANIFEST.md"
+        assert PROVENANCE[csv_file.name] in manifest

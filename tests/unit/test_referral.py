@@ -84,8 +84,8 @@ FIVE_PLAIN = [
     OMEPRAZOLE_20MG,
     RAMIPRIL_5MG,
     ("317972000", "Furosemide 40mg tablets"),
-    ("319773006", "Atorvastatin 20mg tablets"),
-    ("323465006", "Amlodipine 5mg tablets"),
+    {"text": "Atorvastatin 20mg tablets"},  # text-only: not in the packaged code lists
+    {"text": "Amlodipine 5mg tablets"},
 ]
 
 
@@ -263,7 +263,8 @@ def test_consent_not_recorded_and_no_pharmacy_are_both_reported(run: Run) -> Non
 
 
 def test_nothing_changed_few_medicines_no_risk_no_finding_is_not_referred(run: Run) -> None:
-    outcome = run(discharge_bundle(**continued(*FIVE_PLAIN[:4])))
+    # Under 75, so the renal-monitoring rule (MO_P13) has nothing to say about ramipril.
+    outcome = run(discharge_bundle(birth_date="1970-05-01", **continued(*FIVE_PLAIN[:4])))
     d = outcome.decision
     assert d is not None
     assert d.status is ReferralStatus.NOT_REFERRED
@@ -333,7 +334,7 @@ def test_text_only_high_risk_medicine_is_urgent(run: Run) -> None:
     assert outcome.decision.priority is Priority.URGENT
 
 
-def test_suspended_high_risk_medicine_is_not_urgent(run: Run) -> None:
+def test_a_suspended_high_risk_medicine_is_not_taken_but_its_hold_is_flagged(run: Run) -> None:
     outcome = run(
         discharge_bundle(
             requests=[request(OMEPRAZOLE_20MG), request(WARFARIN_3MG, status="on-hold")],
@@ -341,7 +342,10 @@ def test_suspended_high_risk_medicine_is_not_urgent(run: Run) -> None:
         )
     )
     assert outcome.decision is not None
-    assert outcome.decision.priority is Priority.ROUTINE
+    assert "high-risk-medicine" not in codes(outcome.decision.reasons)
+    assert outcome.evaluation is not None
+    assert [f.rule_id for f in outcome.evaluation.findings] == ["TCAM_STOPPED_HIGH_RISK"]
+    assert outcome.decision.priority is Priority.URGENT  # from the high-severity finding
 
 
 def _finding(severity: FindingSeverity) -> Finding:

@@ -26,6 +26,10 @@ class DrugClass:
     name: str
     codes: Mapping[str, str]  # dm+d id -> ingredient
     names: Mapping[str, str]  # lower-case ingredient or brand name -> ingredient
+    # The same narrowing the class's code list got (e.g. no gels in "oral-nsaid"), applied to
+    # a name match too.
+    include: re.Pattern[str] | None = None
+    exclude: re.Pattern[str] | None = None
 
     @cached_property
     def _name_pattern(self) -> re.Pattern[str] | None:
@@ -38,8 +42,13 @@ class DrugClass:
         if medicine.code is not None and medicine.code.code in self.codes:
             return ClassMatch(self.codes[medicine.code.code], verified=True)
         pattern = self._name_pattern
-        found = pattern.search(medicine.name.lower()) if pattern else None
+        name = medicine.name.lower()
+        found = pattern.search(name) if pattern else None
         if found is None:
+            return None
+        if (self.include and not self.include.search(name)) or (
+            self.exclude and self.exclude.search(name)
+        ):
             return None
         return ClassMatch(self.names[found.group(1)], verified=False)
 

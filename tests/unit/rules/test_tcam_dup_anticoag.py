@@ -9,7 +9,7 @@ import pytest
 
 from tcam_bridge.core.finding import Finding, FindingSeverity
 from tcam_bridge.core.process import Outcome
-from tcam_bridge.rules.duplicate_anticoagulants import META, DuplicateAnticoagulants
+from tcam_bridge.rules.tcam_dup_anticoag import META, DuplicateAnticoagulants
 from tests.unit.conftest import EXAMPLES, VALID_EXAMPLES
 from tests.unit.factories import (
     APIXABAN_5MG,
