@@ -92,11 +92,14 @@ def demo(
         Path, typer.Option(help="Folder of example messages (invalid/ inside is included).")
     ] = EXAMPLES,
     timeout: Annotated[float, typer.Option(help="Seconds to wait for the outputs.")] = 120.0,
+    log_level: Annotated[
+        str, typer.Option(help="Log level of the services (logs go to stderr).")
+    ] = "WARNING",
 ) -> None:
     """Start the embedded broker and the pipeline, publish the examples, print what happened."""
     from tcam_bridge.demo import run_demo
 
-    settings = _settings(enable_idempotence=False, log_level="WARNING")
+    settings = _settings(enable_idempotence=False, log_level=log_level.upper())
     logs.configure(settings.log_level, settings.log_format)
     ok = asyncio.run(run_demo(settings, examples, console=console, timeout=timeout))
     raise typer.Exit(0 if ok else 1)

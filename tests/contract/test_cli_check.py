@@ -74,3 +74,30 @@ def test_settings_command_never_prints_secrets(monkeypatch: pytest.MonkeyPatch) 
     assert result.exit_code == 0
     assert "hunter2-secret" not in result.stdout and "key-secret" not in result.stdout
     assert "TCAM_SASL_PASSWORD" in result.stdout
+
+
+def _findings(name: str) -> dict[str, dict[str, object]]:
+    result = runner.invoke(app, ["check", "--json", str(EXAMPLES / name)])
+    return {f["rule_id"]: f for f in json.loads(result.stdout)["findings"]}
+
+
+def test_incident_warfarin_stopped_dabigatran_started_tells_the_pharmacist_what_to_do() -> None:
+    findings = _findings("01-warfarin-stopped-dabigatran-started.json")
+    duplicate = findings["TCAM_DUP_ANTICOAG"]
+    assert duplicate["severity"] == "high"
+    assert "not marked stopped" in str(duplicate["detail"])
+    stopped = findings["TCAM_STOPPED_HIGH_RISK"]
+    action = str(stopped["action"]).lower()
+    assert "repeat" in action and "gp practice" in action
+    assert "stock" in action or "supplies" in action
+    names = {i["display"] for i in stopped["implicated"]}  # type: ignore[union-attr]
+    assert any("Warfarin" in n for n in names)
+
+
+def test_incident_two_new_inhalers_asks_for_an_explanation_of_each() -> None:
+    findings = _findings("02-new-inhalers-seretide-tiotropium.json")
+    inhalers = findings["TCAM_NEW_INHALERS"]
+    names = " ".join(i["display"] for i in inhalers["implicated"])  # type: ignore[union-attr]
+    assert "Seretide" in names and "Tiotropium" in names
+    action = str(inhalers["action"]).lower()
+    assert "what each" in action or "each inhaler" in action

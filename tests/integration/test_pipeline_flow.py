@@ -107,14 +107,22 @@ async def test_anticoagulant_incident_reaches_the_nominated_pharmacy_with_the_fi
     assert header["eventCoding"]["code"] == "servicerequest-request"
     [task] = referral_resources(referral, "Task")
     assert task["status"] == "requested"
-    [issue] = referral_resources(referral, "DetectedIssue")
+    issues = {
+        c["code"]: issue
+        for issue in referral_resources(referral, "DetectedIssue")
+        for c in issue["code"]["coding"]
+    }
+    issue = issues["TCAM_DUP_ANTICOAG"]
     assert {c["code"] for c in issue["code"]["coding"]} == {"DUPTHPY", "TCAM_DUP_ANTICOAG"}
     assert issue["severity"] == "high"
+    assert "TCAM_STOPPED_HIGH_RISK" in issues  # remove home stock, cancel the repeat
     [service_request] = referral_resources(referral, "ServiceRequest")
     assert service_request["priority"] == "urgent"
 
     event = flow.outputs.findings[mid]
-    assert [f["rule_id"] for f in event["findings"]] == ["TCAM_DUP_ANTICOAG"]
+    assert {"TCAM_DUP_ANTICOAG", "TCAM_STOPPED_HIGH_RISK"} <= {
+        f["rule_id"] for f in event["findings"]
+    }
     assert event["pharmacy_ods"] == "FA5T2"
     assert event["referral_status"] == "routed"
 
