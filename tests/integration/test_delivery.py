@@ -101,3 +101,36 @@ async def test_committed_messages_are_not_processed_again_after_a_restart(
         await second.pipeline.stop()
         stop.set()
         await reader
+
+
+async def test_a_message_whose_outputs_keep_failing_is_dead_lettered_and_does_not_block(
+    embedded: EmbeddedBroker, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings = settings_for(embedded, max_attempts=3, retry_backoff_ms=10)
+    real_publish = pipeline_app._publish
+    blocked = settings.pharmacy_topic("FHM73")  # example 03's pharmacy: its topic refuses
+
+    async def pharmacy_topic_refuses(producer: Any, record: Any) -> None:
+        if record.topic == blocked:
+            raise PermissionError("topic authorization failed")
+        await real_publish(producer, record)
+
+    monkeypatch.setattr(pipeline_app, "_publish", pharmacy_topic_refuses)
+    flow, stop, reader = await start_flow(settings)
+    try:
+        stuck = await flow.send(RAW)
+        behind = await flow.send((EXAMPLES / "11-no-changes-not-referred.json").read_bytes())
+        await flow.wait_for(lambda: stuck in flow.outputs.dead_letters)
+        await flow.wait_for(lambda: behind in flow.outputs.acks)  # the partition moved on
+        letter = flow.outputs.dead_letters[stuck]
+        assert letter["tcam-error-class"] == "delivery-failed"
+        assert letter["tcam-attempts"] == "3"
+        assert flow.outputs.ack_code(stuck) == "transient-error"
+        assert flow.outputs.ack_code(behind) == "ok"
+        [issue] = flow.outputs.acks[stuck]["entry"][1]["resource"]["issue"]
+        assert issue["code"] == "transient"
+        assert issue["details"]["coding"][0]["code"] == "delivery-failed"
+    finally:
+        stop.set()
+        await reader
+        await flow.pipeline.stop()

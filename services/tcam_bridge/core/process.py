@@ -50,8 +50,9 @@ class Record:
 
 @dataclass(frozen=True, slots=True)
 class DeadLetter:
-    error_class: str  # validation | too-large | ...
+    error_class: str  # validation | too-large | processing-error | delivery-failed
     reason: str  # issue reasons and paths, no values from the message
+    attempts: int = 1  # how many times the pipeline tried before dead-lettering
 
 
 @dataclass(frozen=True)

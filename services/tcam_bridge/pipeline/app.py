@@ -155,14 +155,31 @@ def build_pipeline(
             outcome = process(body, key=source.key, config=core, now=clock())
         except Exception as exc:
             log.error("core_failed", error=type(exc).__name__, where=_where(exc))
-            outcome = _internal_error(body, source, core, clock())
+            outcome = _transient_failure(
+                body, source, core, clock(), error_class="processing-error", why=_INTERNAL_ERROR
+            )
         records = [_with_source(r, source) if r.kind == "ack" else r for r in outcome.records]
         dlq = _dead_letter(outcome, body, source, settings) if outcome.dead_letter else None
         delivered = await _deliver(pipeline.producer, records, dlq, settings, log)
         if not delivered:
-            await asyncio.sleep(settings.retry_backoff_ms / 1000)
-            await msg.nack()  # not committed: the same message comes back
-            return
+            # Bounded retry: dead-letter the message so it cannot block its partition. If even
+            # that fails (the broker is down), leave it uncommitted: it comes back.
+            outcome = _transient_failure(
+                body,
+                source,
+                core,
+                clock(),
+                error_class="delivery-failed",
+                why=_DELIVERY_FAILED,
+                attempts=settings.max_attempts,
+            )
+            records = [_with_source(r, source) for r in outcome.records]
+            dlq = _dead_letter(outcome, body, source, settings)
+            if not await _deliver(pipeline.producer, records, dlq, settings, log):
+                await asyncio.sleep(settings.retry_backoff_ms / 1000)
+                await msg.nack()  # not committed: the same message comes back
+                return
+            log.error("dead_lettered_after_retries", attempts=settings.max_attempts)
         await msg.ack()
         log.info(
             "discharge_processed",
@@ -269,21 +286,38 @@ def _where(exc: BaseException) -> str:
     return f"{frames[-1].filename.rsplit('/', 1)[-1]}:{frames[-1].lineno}" if frames else "?"
 
 
-def _internal_error(body: bytes, source: _Source, core: CoreConfig, now: datetime) -> Outcome:
+_INTERNAL_ERROR = (
+    "internal-error",
+    "TCAM Bridge could not process this message because of an internal error. It is kept in "
+    "the dead-letter queue and will be replayed after a fix; resend it if no ok "
+    "acknowledgement follows.",
+)
+_DELIVERY_FAILED = (
+    "delivery-failed",
+    "TCAM Bridge could not publish the referral, findings or acknowledgement for this message "
+    "after repeated attempts. It is kept in the dead-letter queue and will be replayed; resend "
+    "it if no ok acknowledgement follows.",
+)
+
+
+def _transient_failure(
+    body: bytes,
+    source: _Source,
+    core: CoreConfig,
+    now: datetime,
+    *,
+    error_class: str,
+    why: tuple[str, str],
+    attempts: int = 1,
+) -> Outcome:
+    """A transient-error ack and a dead letter for a message we could not finish handling."""
     digest = hashlib.sha256(body).hexdigest()
     known = identify(body)
     correlation = known.header_id or f"sha256-{digest[:56]}"
-    issue = Issue(
-        Severity.ERROR,
-        "exception",
-        "internal-error",
-        "TCAM Bridge could not process this message because of an internal error. It is kept "
-        "in the dead-letter queue and will be replayed after a fix; resend it if no ok "
-        "acknowledgement follows.",
-        "Bundle",
-    )
+    reason, text = why
+    issue = Issue(Severity.ERROR, "transient", reason, text, "Bundle")
     ack = fhir_out.ack(
-        ids=fhir_out.Ids(core.canonical, f"sha256:{digest}"),
+        ids=fhir_out.Ids(core.canonical, f"sha256:{digest}|{reason}"),
         canonical=core.canonical,
         now=now,
         answers=correlation,
@@ -305,7 +339,7 @@ def _internal_error(body: bytes, source: _Source, core: CoreConfig, now: datetim
                 "ack",
             ),
         ),
-        dead_letter=DeadLetter("processing-error", "internal error in the core"),
+        dead_letter=DeadLetter(error_class, reason, attempts),
     )
 
 
@@ -333,7 +367,7 @@ def _dead_letter(outcome: Outcome, body: bytes, source: _Source, settings: Setti
     extra = [
         ("tcam-error-class", outcome.dead_letter.error_class.encode()),
         ("tcam-error-reason", outcome.dead_letter.reason.encode()),
-        ("tcam-attempts", b"1"),
+        ("tcam-attempts", str(outcome.dead_letter.attempts).encode()),
         *_source_headers(source),
         ("tcam-correlation-id", outcome.correlation_id.encode()),
     ]
