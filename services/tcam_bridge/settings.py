@@ -75,8 +75,9 @@ class Settings(BaseSettings):
     max_attempts: int = Field(
         5,
         ge=1,
-        description="Tries to publish a message's outputs; after the last, the input stays "
-        "uncommitted and is redelivered.",
+        description="Tries to publish a message's outputs; after the last it is dead-lettered "
+        "(delivery-failed) with a transient-error ack, or, if the broker takes nothing, left "
+        "uncommitted for redelivery.",
     )
     retry_backoff_ms: int = Field(
         200, ge=0, description="First retry delay (ms); doubles each try."
