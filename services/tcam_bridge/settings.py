@@ -83,6 +83,28 @@ class Settings(BaseSettings):
         200, ge=0, description="First retry delay (ms); doubles each try."
     )
 
+    # Stores and web (risk log, pharmacy inbox)
+    database_url: SecretStr = Field(
+        SecretStr("sqlite+aiosqlite:///./tcam-bridge.db"),
+        description="SQLAlchemy async URL: sqlite+aiosqlite:///FILE (default) or "
+        "postgresql+asyncpg://USER:PASSWORD@HOST/DB (secret: it may hold a password).",
+    )
+    risklog_group: str = Field("tcam-bridge-risklog", description="Risk-log consumer group.")
+    web_host: str = Field("127.0.0.1", description="Address `tcam web` listens on.")
+    web_port: int = Field(8000, description="Port `tcam web` listens on.")
+    web_session_secret: SecretStr | None = Field(
+        None,
+        description="Key signing session cookies and CSRF tokens (secret). Unset: a random key "
+        "per process, so sessions end when it restarts.",
+    )
+    oidc_issuer: str | None = Field(
+        None, description="OIDC issuer whose bearer tokens the web API accepts (e.g. NHS CIS2)."
+    )
+    oidc_audience: str | None = Field(None, description="Expected `aud` of bearer tokens.")
+    oidc_jwks_url: str | None = Field(
+        None, description="JWKS URL of the issuer's signing keys (default: from discovery)."
+    )
+
     # Operations
     health_file: Path | None = Field(
         None,
