@@ -141,3 +141,26 @@ def below(observation: Observation, threshold: Decimal) -> bool | None:
     if observation.comparator == "<=":
         return True if value < threshold else None
     return value < threshold
+
+
+def split_by_start(
+    items: Iterable[Prescribed], since: date
+) -> tuple[list[Prescribed], list[Prescribed]]:
+    """The items started on or before ``since`` (taken at least that long), and the undated ones.
+
+    Monitoring rules fire on the first list and are not assessable on the second alone.
+    """
+    on_since: list[Prescribed] = []
+    undated: list[Prescribed] = []
+    for p in items:
+        start = started(p.change)
+        if start is None:
+            undated.append(p)
+        elif start <= since:
+            on_since.append(p)
+    return on_since, undated
+
+
+def start_text(p: Prescribed) -> str:
+    start = started(p.change)
+    return start.isoformat() if start else "an unknown date"

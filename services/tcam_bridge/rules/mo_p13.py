@@ -38,7 +38,8 @@ from tcam_bridge.core.clinical import (
     months_before,
     observations_in,
     prescribed_in,
-    started,
+    split_by_start,
+    start_text,
     tested_since,
     unverified,
 )
@@ -96,26 +97,13 @@ class ElderlyAceiOrLoopDiureticNoRenalMonitoring:
             return NotAssessable("no date of birth in the message")
         if age < MIN_AGE:
             return ()
-        long_term, undated = _long_term(items, since)
+        long_term, undated = split_by_start(items, since)
         if not long_term:
             if undated:
                 names = ", ".join(p.change.medicine.name for p in undated)
                 return NotAssessable(f"no start date for {names}")
             return ()
         return (_finding(ctx, long_term, missing, age, since),)
-
-
-def _long_term(items: list[Prescribed], since: date) -> tuple[list[Prescribed], list[Prescribed]]:
-    """Items started on or before ``since``, and items with no start date."""
-    on_since: list[Prescribed] = []
-    undated: list[Prescribed] = []
-    for p in items:
-        start = started(p.change)
-        if start is None:
-            undated.append(p)
-        elif start <= since:
-            on_since.append(p)
-    return on_since, undated
 
 
 def _finding(
@@ -125,7 +113,7 @@ def _finding(
     age: int,
     since: date,
 ) -> Finding:
-    taking = "; ".join(f"{p.change.medicine.name} since {_started(p)}" for p in items)
+    taking = "; ".join(f"{p.change.medicine.name} since {start_text(p)}" for p in items)
     gaps = " or ".join(label for _, label in missing)
     detail = (
         f"The patient is {age} and has taken {taking} (15 months or more). Kidney function and "
@@ -139,7 +127,7 @@ def _finding(
         "test."
     )
     evidence = [f"Age {age} on {ctx.today.isoformat()}"]
-    evidence += [f"{p.change.medicine.name} started {_started(p)}" for p in items]
+    evidence += [f"{p.change.medicine.name} started {start_text(p)}" for p in items]
     for concept, label in missing:
         evidence.append(f"No {label} recorded since {since.isoformat()}")
         older = observations_in(ctx, concept)
@@ -157,8 +145,3 @@ def _finding(
         act_code=None,
         unverified=unverified(items),
     )
-
-
-def _started(p: Prescribed) -> str:
-    start = started(p.change)
-    return start.isoformat() if start else "an unknown date"

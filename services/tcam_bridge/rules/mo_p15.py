@@ -31,7 +31,8 @@ from tcam_bridge.core.clinical import (
     months_before,
     observations_in,
     prescribed_in,
-    started,
+    split_by_start,
+    start_text,
     tested_since,
     unverified,
 )
@@ -80,7 +81,7 @@ class MethotrexateNoBloodMonitoring:
         missing = [(c, label) for c, label in _TESTS if not tested_since(ctx, c, since)]
         if not missing:
             return ()
-        long_term, undated = _long_term(items, since)
+        long_term, undated = split_by_start(items, since)
         if not long_term:
             if undated:
                 names = ", ".join(p.change.medicine.name for p in undated)
@@ -89,28 +90,10 @@ class MethotrexateNoBloodMonitoring:
         return tuple(_finding(ctx, long_term, c, label, since) for c, label in missing)
 
 
-def _long_term(items: list[Prescribed], since: date) -> tuple[list[Prescribed], list[Prescribed]]:
-    """Items started on or before ``since``, and items with no start date."""
-    on_since: list[Prescribed] = []
-    undated: list[Prescribed] = []
-    for p in items:
-        start = started(p.change)
-        if start is None:
-            undated.append(p)
-        elif start <= since:
-            on_since.append(p)
-    return on_since, undated
-
-
-def _started(p: Prescribed) -> str:
-    start = started(p.change)
-    return start.isoformat() if start else "an unknown date"
-
-
 def _finding(
     ctx: Context, items: list[Prescribed], concept: str, test: str, since: date
 ) -> Finding:
-    taking = "; ".join(f"{p.change.medicine.name} since {_started(p)}" for p in items)
+    taking = "; ".join(f"{p.change.medicine.name} since {start_text(p)}" for p in items)
     detail = (
         f"The patient has taken {taking} (3 months or more). People on methotrexate need a "
         f"{test} at least every 3 months, but the discharge message has no {test} since "
@@ -121,7 +104,7 @@ def _finding(
         "check the patient's monitoring booklet for a recent result. Remind the patient to "
         "report sore throat, fever, bruising, mouth ulcers or yellowing of the skin."
     )
-    evidence = [f"{p.change.medicine.name} started {_started(p)}" for p in items]
+    evidence = [f"{p.change.medicine.name} started {start_text(p)}" for p in items]
     evidence.append(f"No {test} recorded since {since.isoformat()}")
     older = observations_in(ctx, concept)
     if older and older[0].effective:

@@ -30,7 +30,8 @@ from tcam_bridge.core.clinical import (
     months_before,
     observations_in,
     prescribed_in,
-    started,
+    split_by_start,
+    start_text,
     tested_since,
     unverified,
 )
@@ -74,7 +75,7 @@ class LithiumNoLevel:
         since = months_before(ctx.today, MONTHS)
         if tested_since(ctx, "lithium-level", since):
             return ()
-        long_term, undated = _long_term(items, since)
+        long_term, undated = split_by_start(items, since)
         if not long_term:
             if undated:
                 names = ", ".join(p.change.medicine.name for p in undated)
@@ -83,26 +84,8 @@ class LithiumNoLevel:
         return (_finding(ctx, long_term, since),)
 
 
-def _long_term(items: list[Prescribed], since: date) -> tuple[list[Prescribed], list[Prescribed]]:
-    """Items started on or before ``since``, and items with no start date."""
-    on_since: list[Prescribed] = []
-    undated: list[Prescribed] = []
-    for p in items:
-        start = started(p.change)
-        if start is None:
-            undated.append(p)
-        elif start <= since:
-            on_since.append(p)
-    return on_since, undated
-
-
-def _started(p: Prescribed) -> str:
-    start = started(p.change)
-    return start.isoformat() if start else "an unknown date"
-
-
 def _finding(ctx: Context, items: list[Prescribed], since: date) -> Finding:
-    taking = "; ".join(f"{p.change.medicine.name} since {_started(p)}" for p in items)
+    taking = "; ".join(f"{p.change.medicine.name} since {start_text(p)}" for p in items)
     detail = (
         f"The patient has taken {taking} (3 months or more). People on lithium need a {TEST} "
         f"at least every 3 months, but the discharge message has no {TEST} since "
@@ -114,7 +97,7 @@ def _finding(ctx: Context, items: list[Prescribed], since: date) -> Finding:
         "the patient of the signs of toxicity: diarrhoea, vomiting, shaking, unsteadiness or "
         "confusion."
     )
-    evidence = [f"{p.change.medicine.name} started {_started(p)}" for p in items]
+    evidence = [f"{p.change.medicine.name} started {start_text(p)}" for p in items]
     evidence.append(f"No {TEST} recorded since {since.isoformat()}")
     older = observations_in(ctx, "lithium-level")
     if older and older[0].effective:
