@@ -14,6 +14,7 @@ import pytest
 
 from tcam_bridge.adapters import logs
 from tcam_bridge.adapters.embedded_broker import EmbeddedBroker, start_broker
+from tcam_bridge.core.process import CoreConfig
 from tcam_bridge.demo import Outputs, read_outputs
 from tcam_bridge.feed import patient_key
 from tcam_bridge.pipeline.app import Pipeline, build_pipeline
@@ -77,9 +78,11 @@ class Flow:
             await asyncio.sleep(0.1)
 
 
-async def start_flow(settings: Settings) -> tuple[Flow, asyncio.Event, asyncio.Task[None]]:
+async def start_flow(
+    settings: Settings, config: CoreConfig | None = None
+) -> tuple[Flow, asyncio.Event, asyncio.Task[None]]:
     logs.configure("WARNING", "json")
-    config = core_config(settings, datetime.now(UTC).date())
+    config = config or core_config(settings, datetime.now(UTC).date())
     pipeline = build_pipeline(settings, config, logger=logs.get_logger("test"))
     await pipeline.start()
     outputs = Outputs()

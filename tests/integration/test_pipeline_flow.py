@@ -237,3 +237,41 @@ async def test_a_message_too_large_to_dead_letter_leaves_a_pointer_and_is_answer
         stop.set()
         await reader
         await flow.pipeline.stop()
+
+
+async def test_a_rule_that_raises_is_reported_and_the_others_still_run(
+    embedded: EmbeddedBroker, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import dataclasses
+    from datetime import UTC, datetime
+
+    from tcam_bridge.core.finding import FindingSeverity
+    from tcam_bridge.core.rule import Context, RuleMeta, RuleResult
+    from tcam_bridge.pipeline.config import core_config
+
+    class Broken:
+        meta = RuleMeta("TEST_BROKEN", "0.0.1", "Broken", FindingSeverity.LOW, "r", "s")
+
+        def evaluate(self, ctx: Context) -> RuleResult:
+            raise ZeroDivisionError
+
+    settings = settings_for(embedded)
+    base = core_config(settings, datetime.now(UTC).date())
+    config = dataclasses.replace(base, rules=(Broken(), *base.rules))
+    flow, stop, reader = await start_flow(settings, config)
+    try:
+        raw = (EXAMPLES / "10-two-anticoagulants-on-discharge.json").read_bytes()
+        mid = message_id(raw)
+        position = await flow.send(raw)
+        await flow.wait_for(lambda: mid in flow.outputs.findings and position in flow.outputs.acks)
+        event = flow.outputs.findings[mid]
+        assert event["rule_failures"] == [{"rule_id": "TEST_BROKEN", "error": "ZeroDivisionError"}]
+        assert "TCAM_DUP_ANTICOAG" in [f["rule_id"] for f in event["findings"]]
+        assert flow.outputs.ack_code(position) == "ok"
+    finally:
+        stop.set()
+        await reader
+        await flow.pipeline.stop()
+    logged = capsys.readouterr()
+    assert '"rule_id": "TEST_BROKEN"' in logged.err + logged.out
+    assert '"event": "rule_failed"' in logged.err + logged.out

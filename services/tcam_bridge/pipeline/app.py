@@ -158,6 +158,14 @@ def build_pipeline(
             outcome = _transient_failure(
                 body, source, core, clock(), error_class="processing-error", why=_INTERNAL_ERROR
             )
+        if outcome.evaluation is not None:
+            for failure in outcome.evaluation.failures:
+                log.error(
+                    "rule_failed",
+                    rule_id=failure.rule_id,
+                    error=failure.error,
+                    message_id=outcome.message_id,
+                )
         records = [_with_source(r, source) if r.kind == "ack" else r for r in outcome.records]
         dlq = _dead_letter(outcome, body, source, settings) if outcome.dead_letter else None
         delivered = await _deliver(pipeline.producer, records, dlq, settings, log)
