@@ -194,16 +194,24 @@ def rules(
     catalogue: Annotated[
         bool, typer.Option("--catalogue", help="Print the rule catalogue (Markdown).")
     ] = False,
+    hazard_log: Annotated[
+        bool, typer.Option("--hazard-log", help="Print the clinical safety hazard log (Markdown).")
+    ] = False,
     tests: Annotated[
         Path, typer.Option(help="Folder of the rules' spec tests (for the catalogue).")
     ] = EXAMPLES.parents[1] / "tests" / "unit" / "rules",
 ) -> None:
-    """List the safety rules, or print the catalogue clinicians review."""
+    """List the safety rules, or print the rule catalogue or the hazard log clinicians review."""
     from tcam_bridge.catalogue import render, spec_cases
     from tcam_bridge.codelists import describe
     from tcam_bridge.rules import default_rules
 
     rule_set = default_rules()
+    if hazard_log:
+        from tcam_bridge.hazards import render as render_hazards
+
+        sys.stdout.write(render_hazards())
+        return
     if catalogue:
         sys.stdout.write(render(rule_set, spec_cases(tests), describe()))
         return

@@ -135,3 +135,33 @@ def test_supplier_name_essential_is_not_lithium() -> None:
     # Regression: 'essential' (the supplier Essential Pharma) was once listed as a lithium brand.
     medicine = _medicine("Omeprazole 20mg gastro-resistant capsules (Essential Pharma Ltd)")
     assert high_risk_group(medicine, load_drug_classes()) is None
+
+
+@pytest.mark.parametrize(
+    ("name", "group"),
+    [
+        ("Co-codamol 30mg/500mg tablets", "opioid"),
+        ("Zomorph 10mg modified-release capsules", "opioid"),
+        ("Humalog KwikPen 100units/ml", "insulin"),
+        ("Epilim Chrono 200 tablets", "antiepileptic"),
+        ("Lanoxin 125microgram tablets", "digoxin"),
+        ("Insulin pen needles 4mm", None),
+        ("Paracetamol 500mg tablets", None),
+    ],
+)
+def test_high_risk_groups_recognise_brands_and_not_sundries(name: str, group: str | None) -> None:
+    from tcam_bridge.codelists import load_drug_classes
+
+    medicine = Medicine(
+        "urn:uuid:x", "Bundle.entry[4].resource", MedicineSource.DISCHARGE, None, name, "active"
+    )
+    assert high_risk_group(medicine, load_drug_classes()) == group
+
+
+def test_voltarol_emulgel_is_not_an_oral_nsaid_by_name() -> None:
+    from tcam_bridge.codelists import load_drug_classes
+
+    gel = Medicine(
+        "urn:uuid:x", "p", MedicineSource.DISCHARGE, None, "Voltarol Emulgel 1% gel", "active"
+    )
+    assert load_drug_classes()["oral-nsaid"].match(gel) is None

@@ -177,7 +177,7 @@ LOOP_DIURETICS = ("furosemide", "bumetanide", "torasemide", "co-amilofruse")
 
 # Non-oral presentations: PINCER's NSAID list holds a few topical and eye products.
 NON_ORAL = (
-    r"\b(gel|cream|foam|spray|patch|plaster|eye|ear|topical|ointment|suppositor|rectal"
+    r"\b(gel|emulgel|cream|foam|spray|patch|plaster|eye|ear|topical|ointment|suppositor|rectal"
     r"|injection|infusion|mouthwash|lozenge|medicated)"
 )
 EYE = r"\b(eye|ophthalmic)"

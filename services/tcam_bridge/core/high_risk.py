@@ -26,7 +26,20 @@ _BY_NAME: dict[str, tuple[str, ...]] = {
         "dalteparin",
         "tinzaparin",
     ),
-    "insulin": ("insulin",),
+    "insulin": (
+        "insulin",
+        "humalog",
+        "humulin",
+        "novorapid",
+        "novomix",
+        "lantus",
+        "levemir",
+        "tresiba",
+        "toujeo",
+        "abasaglar",
+        "apidra",
+        "fiasp",
+    ),
     "opioid": (
         "morphine",
         "oxycodone",
@@ -38,6 +51,13 @@ _BY_NAME: dict[str, tuple[str, ...]] = {
         "tapentadol",
         "tramadol",
         "codeine",
+        "co-codamol",
+        "dihydrocodeine",
+        "zomorph",
+        "oramorph",
+        "sevredol",
+        "oxycontin",
+        "oxynorm",
     ),
     "methotrexate": ("methotrexate",),
     "lithium": ("lithium",),
@@ -50,8 +70,13 @@ _BY_NAME: dict[str, tuple[str, ...]] = {
         "levetiracetam",
         "topiramate",
         "phenobarbital",
+        "epilim",
+        "tegretol",
+        "epanutin",
+        "lamictal",
+        "keppra",
     ),
-    "digoxin": ("digoxin",),
+    "digoxin": ("digoxin", "lanoxin"),
     "antipsychotic": (
         "clozapine",
         "olanzapine",
@@ -79,11 +104,17 @@ class HighRisk:
     medicine: Medicine
 
 
+# Devices and sundries named after a medicine are not that medicine.
+_NOT_A_MEDICINE = re.compile(r"\b(needles?|syringes?|lancets?|test strips?|sharps)\b")
+
+
 def high_risk_group(medicine: Medicine, classes: DrugClasses) -> str | None:
     for group, class_name in _BY_CLASS.items():
         if class_name in classes and classes[class_name].match(medicine) is not None:
             return group
     name = medicine.name.lower()
+    if _NOT_A_MEDICINE.search(name):
+        return None
     for group, pattern in _PATTERNS.items():
         if pattern.search(name):
             return group
