@@ -13,7 +13,9 @@ recognised by name) unless every dosage is once weekly:
 
 * structured timing (``timing.repeat``) decides when given: once (frequency 1, or not stated)
   per 1 week (``wk``) or per 7 days (``d``) is weekly; anything else is not, whatever the text
-  says (a timing of once a day with a text of "weekly" contradicts itself and is raised);
+  says (a timing of once a day with a text of "weekly" contradicts itself and is raised), and
+  weekly timing whose text says "daily" is raised too, because the label is printed from the
+  text;
 * with no structured timing, the text decides: it must say "week"/"weekly" or name a weekday
   ("once a week on Mondays"), and must not say "daily", "every day", "twice a day", "twice a
   week" and the like (a negated phrase such as "do not take daily" is a warning and is ignored);
@@ -36,7 +38,7 @@ from tcam_bridge.core.rule import Context, RuleMeta, RuleResult
 
 META = RuleMeta(
     id="TCAM_MTX_NOT_WEEKLY",
-    version="1.0.0",
+    version="1.1.0",
     title="Methotrexate not prescribed once weekly",
     severity=FindingSeverity.HIGH,
     rationale=(
@@ -111,6 +113,10 @@ def weekly_text(text: str | None) -> bool:
     return bool(_WEEKLY_TEXT.search(positive)) and not _NOT_WEEKLY_TEXT.search(positive)
 
 
+def _contradicts_weekly(text: str) -> bool:
+    return bool(_NOT_WEEKLY_TEXT.search(_NEGATED.sub(" ", text)))
+
+
 def _problems(dosage: tuple[Dosage, ...]) -> list[str]:
     if not dosage:
         return ["no dosage instructions, so once weekly is not stated"]
@@ -120,6 +126,9 @@ def _problems(dosage: tuple[Dosage, ...]) -> list[str]:
         said = f'"{d.text}"' if d.text else "no text"
         if timing is False:
             problems.append(f"the dose timing is {_timing_words(d)} ({said})")
+        elif timing is True and d.text and _contradicts_weekly(d.text):
+            # The label is printed from the text: weekly timing does not make "daily" safe.
+            problems.append(f"the timing is once weekly but the directions say {said}")
         elif timing is None and not weekly_text(d.text):
             problems.append(
                 f"the directions {said} do not say once weekly"

@@ -43,7 +43,7 @@ def test_every_seven_days_is_weekly() -> None:
 
 def test_daily_timing_is_a_high_finding() -> None:
     (f,) = findings_for(DAILY)
-    assert (f.rule_id, f.rule_version) == ("TCAM_MTX_NOT_WEEKLY", "1.0.0")
+    assert (f.rule_id, f.rule_version) == ("TCAM_MTX_NOT_WEEKLY", "1.1.0")
     assert f.severity is FindingSeverity.HIGH
     assert f.act_code == "DOSEIVL"
     assert f.unverified is False
@@ -136,3 +136,18 @@ def test_one_finding_per_item_and_all_dosages_must_be_weekly() -> None:
 
 def test_meta() -> None:
     assert RULE.meta is META
+
+
+def test_weekly_timing_with_daily_directions_is_raised() -> None:
+    """Weekly timing with directions that say daily is raised (the label comes from the text)"""
+    ctx = context(
+        on_discharge=[
+            drug(
+                "Methotrexate 2.5mg tablets",
+                "326874007",
+                dosage=[dose("Take FOUR tablets daily", 4, "tablet", 1, 1, "wk")],
+            )
+        ]
+    )
+    [finding] = MethotrexateNotWeekly().evaluate(ctx)  # type: ignore[misc]
+    assert "directions say" in finding.detail
