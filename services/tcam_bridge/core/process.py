@@ -43,7 +43,7 @@ class Record:
 
     topic: str
     key: bytes | None
-    value: bytes
+    value: bytes | None  # None only for a dead-lettered tombstone
     headers: tuple[tuple[str, bytes], ...]
     kind: str  # ack | referral | findings
 

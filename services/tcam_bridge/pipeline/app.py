@@ -167,7 +167,7 @@ def build_pipeline(
                     message_id=outcome.message_id,
                 )
         records = [_with_source(r, source) if r.kind == "ack" else r for r in outcome.records]
-        dlq = _dead_letter(outcome, body, source, settings) if outcome.dead_letter else None
+        dlq = _dead_letter(outcome, record.value, source, settings) if outcome.dead_letter else None
         delivered = await _deliver(pipeline.producer, records, dlq, settings, log)
         if not delivered:
             # Bounded retry: dead-letter the message so it cannot block its partition. If even
@@ -182,7 +182,7 @@ def build_pipeline(
                 attempts=settings.max_attempts,
             )
             records = [_with_source(r, source) for r in outcome.records]
-            dlq = _dead_letter(outcome, body, source, settings)
+            dlq = _dead_letter(outcome, record.value, source, settings)
             if not await _deliver(pipeline.producer, records, dlq, settings, log):
                 await asyncio.sleep(settings.retry_backoff_ms / 1000)
                 await msg.nack()  # not committed: the same message comes back
@@ -370,7 +370,10 @@ def _with_source(record: Record, source: _Source) -> Record:
     )
 
 
-def _dead_letter(outcome: Outcome, body: bytes, source: _Source, settings: Settings) -> Record:
+def _dead_letter(
+    outcome: Outcome, value: bytes | None, source: _Source, settings: Settings
+) -> Record:
+    """The input as received (a tombstone stays null), with headers saying why."""
     assert outcome.dead_letter is not None
     extra = [
         ("tcam-error-class", outcome.dead_letter.error_class.encode()),
@@ -379,7 +382,7 @@ def _dead_letter(outcome: Outcome, body: bytes, source: _Source, settings: Setti
         *_source_headers(source),
         ("tcam-correlation-id", outcome.correlation_id.encode()),
     ]
-    return Record(settings.topic_dlq, source.key, body, (*source.headers, *extra), "dead-letter")
+    return Record(settings.topic_dlq, source.key, value, (*source.headers, *extra), "dead-letter")
 
 
 async def _deliver(
