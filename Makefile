@@ -6,7 +6,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: demo test check lint format typecheck asyncapi clean
+.PHONY: demo demo-serve test check lint format typecheck asyncapi clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -16,6 +16,9 @@ $(STAMP): pyproject.toml
 
 demo: $(STAMP)
 	$(BIN)/tcam demo
+
+demo-serve: $(STAMP)
+	$(BIN)/tcam demo --serve
 
 test: $(STAMP)
 	$(BIN)/python -m pytest

@@ -2,7 +2,9 @@
 
 Starts tansu on a free port, starts the pipeline, publishes every example (valid and invalid),
 reads the acks, referrals, findings and dead letters back from their topics, prints a table and
-stops everything it started.
+stops everything it started. With ``--serve`` it first keeps running: the pipeline, a risk-log
+consumer filling a temporary SQLite risk log from the findings topic, and the dashboard on
+``TCAM_WEB_HOST:TCAM_WEB_PORT`` with freshly made demo accounts, until Ctrl-C.
 """
 
 from __future__ import annotations
@@ -10,6 +12,8 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+import secrets
+import tempfile
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -112,7 +116,15 @@ def example_files(examples: Path) -> list[Path]:
     )
 
 
-async def run_demo(settings: Settings, examples: Path, *, console: Console, timeout: float) -> bool:
+async def run_demo(
+    settings: Settings,
+    examples: Path,
+    *,
+    console: Console,
+    timeout: float,
+    serve: bool = False,
+    stop_serving: asyncio.Event | None = None,
+) -> bool:
     files = example_files(examples)
     embedded = start_broker()
     settings = settings.model_copy(update={"bootstrap_servers": embedded.bootstrap_servers})
@@ -143,7 +155,10 @@ async def run_demo(settings: Settings, examples: Path, *, console: Console, time
             while time.monotonic() < deadline and not _complete(out, sent):
                 progress.update(task, completed=sum(1 for _, p, _ in sent if p in out.acks))
                 await asyncio.sleep(0.2)
-        return _summary(console, sent, out)
+        ok = _summary(console, sent, out)
+        if serve:
+            await serve_dashboard(settings, console=console, stop=stop_serving)
+        return ok
     finally:
         stop.set()
         if reader is not None:
@@ -192,3 +207,60 @@ def _summary(console: Console, sent: list[tuple[Path, Position, str | None]], ou
         f"{len(out.findings)} findings events, {len(out.dead_letters)} dead letters."
     )
     return _complete(out, sent)
+
+
+DEMO_ACCOUNTS = (
+    # username, role, trusts, pharmacy
+    ("admin", "admin", (), None),
+    ("lead-rr8", "safety-lead", ("RR8",), None),
+    ("lead-rth", "safety-lead", ("RTH",), None),
+    ("pharmacist-fa5t2", "pharmacist", (), "FA5T2"),
+)
+
+
+async def serve_dashboard(
+    settings: Settings, *, console: Console, stop: asyncio.Event | None = None
+) -> None:
+    """Run the risk-log consumer and the web app (the pipeline keeps running) until Ctrl-C or
+    ``stop``. The risk log is a temporary SQLite file, removed on exit."""
+    from tcam_bridge.risklog.db import make_engine, sessions, upgrade
+    from tcam_bridge.risklog.service import build_risklog
+    from tcam_bridge.risklog.store import RiskLog
+    from tcam_bridge.risklog.users import Users
+    from tcam_bridge.web import create_app
+    from tcam_bridge.web.server import bind, make_server, serve_until, stop_on_signals
+
+    stop = stop or asyncio.Event()
+    sock = bind(settings.web_host, settings.web_port)
+    with tempfile.TemporaryDirectory(prefix="tcam-demo-") as folder:
+        url = f"sqlite+aiosqlite:///{Path(folder) / 'risklog.db'}"
+        await upgrade(url)
+        engine = make_engine(url)
+        consumer = None
+        try:
+            maker = sessions(engine)
+            risklog, users = RiskLog(maker), Users(maker)
+            table = Table("username", "password", "role", "sees", title="Demo accounts")
+            for username, role, trusts, pharmacy in DEMO_ACCOUNTS:
+                password = secrets.token_urlsafe(12)
+                await users.add(username, password, role, trusts, pharmacy)
+                sees = "every trust" if role == "admin" else ", ".join(trusts) or "403 (no access)"
+                table.add_row(username, password, role, sees)
+            consumer = build_risklog(settings, risklog, logger=logs.get_logger("tcam.risklog"))
+            await consumer.start()
+            app = create_app(settings, risklog, users, logger=logs.get_logger("tcam.web"))
+            server = make_server(app, settings.web_host, settings.web_port)
+            host, port = sock.getsockname()[:2]
+            shown = f"[{host}]" if ":" in host else host
+            console.print(table)
+            console.print(
+                f"Risk-log dashboard: [bold]http://{shown}:{port}/flags[/] "
+                "(the pipeline and the risk-log consumer keep running). Ctrl-C stops everything."
+            )
+            with stop_on_signals(stop):
+                await serve_until(server, sock, stop)
+        finally:
+            sock.close()
+            if consumer is not None:
+                await consumer.stop()
+            await engine.dispose()

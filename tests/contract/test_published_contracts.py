@@ -134,9 +134,15 @@ def test_compose_services_use_real_settings_commands_and_default_topics() -> Non
         assert env["TCAM_BOOTSTRAP_SERVERS"].split(":")[0] == "kafka"
         assert env["TCAM_ENABLE_IDEMPOTENCE"] == "true"  # real Kafka: idempotent producer
         depends = service["depends_on"]
-        assert depends["kafka"]["condition"] == "service_healthy"
         health = service["healthcheck"]["test"]
+        if service["command"][0] == "web":
+            assert depends["postgres"]["condition"] == "service_healthy"
+            assert "/healthz" in health[-1]
+            continue
+        assert depends["kafka"]["condition"] == "service_healthy"
         assert health[1:3] == ["tcam", "health"] and "TCAM_HEALTH_FILE" in env
+        if "TCAM_DATABASE_URL" in env:
+            assert depends["postgres"]["condition"] == "service_healthy"
 
 
 def test_readme_documents_every_setting_and_the_two_commands() -> None:

@@ -101,3 +101,33 @@ def test_tcam_demo_routes_the_incident_and_leaves_nothing_running() -> None:
     [bad] = [line for line in lines if "bad-nhs-number" in line]
     assert "fatal-error" in bad and "validation" in bad
     assert tansu_processes() <= before
+
+
+def test_tcam_broker_stops_its_broker_process_on_sigterm() -> None:
+    from tcam_bridge.adapters.embedded_broker import free_port
+
+    before = tansu_processes()
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TCAM_")}
+    command = subprocess.Popen(
+        [*TCAM, "broker", "--port", str(port)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while not (tansu_processes() - before):
+            assert time.monotonic() < deadline, "the broker did not start"
+            time.sleep(0.1)
+        started = tansu_processes() - before
+        command.send_signal(signal.SIGTERM)
+        assert command.wait(timeout=30) == 0
+        deadline = time.monotonic() + 15
+        while tansu_processes() & started:
+            assert time.monotonic() < deadline, "the broker process was left running"
+            time.sleep(0.1)
+    finally:
+        if command.poll() is None:
+            command.kill()
