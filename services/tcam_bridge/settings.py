@@ -52,6 +52,17 @@ class Settings(BaseSettings):
     )
     topic_findings: str = Field("tcam.safety.findings.v1", description="Findings for the log.")
 
+    topic_status: str = Field(
+        "tcam.referral.status.v1",
+        description="FHIR Task updates on each referral, back to the hospital.",
+    )
+    gateway_group: str = Field("tcam-bridge-gateway", description="Pharmacy gateway group.")
+    gateway_pharmacies: str | None = Field(
+        None,
+        description="Comma-separated ODS codes whose referral queues this gateway reads "
+        "(default: every pharmacy queue, by topic pattern).",
+    )
+
     # FHIR and processing
     fhir_base: str = Field(DEFAULT_FHIR_BASE, description="Canonical base of our FHIR URIs.")
     max_message_bytes: int = Field(
