@@ -588,6 +588,137 @@ async def _replay(
     return run.tally
 
 
+# --- the pharmacy gateway and inbox --------------------------------------------------------
+
+
+@app.command("gateway")
+def gateway_service() -> None:
+    """Run the pharmacy gateway (referrals into the inbox, Task updates out) until SIGTERM."""
+    settings = _settings()
+    logs.configure(settings.log_level, settings.log_format)
+    log = logs.get_logger("tcam.gateway")
+    log.info("starting", settings=settings.model_dump(mode="json", exclude_none=True))
+    asyncio.run(_serve_gateway(settings, log))
+
+
+async def _serve_gateway(settings: Settings, log: Any) -> None:
+    from faststream import FastStream
+
+    from tcam_bridge.inbox.service import build_gateway
+    from tcam_bridge.inbox.store import Inbox
+    from tcam_bridge.risklog.db import make_engine, sessions, upgrade
+
+    url = settings.database_url.get_secret_value()
+    await upgrade(url)
+    engine = make_engine(url)
+    broker, relay = build_gateway(settings, Inbox(sessions(engine)), logger=log)
+    service = FastStream(broker, logger=log, after_shutdown=[engine.dispose])
+    tasks: set[asyncio.Task[None]] = set()
+
+    @service.after_startup
+    async def start_relay() -> None:
+        tasks.add(asyncio.create_task(relay()))
+        if settings.health_file is not None:
+            from tcam_bridge.pipeline.health import heartbeat
+
+            tasks.add(asyncio.create_task(heartbeat(broker, settings.health_file)))
+
+    @service.on_shutdown
+    async def stop_relay() -> None:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    await service.run()
+
+
+def countdown(due: datetime, now: datetime) -> str:
+    """Time to a deadline in whole hours: "in 41 h", or "OVERDUE 3 h" once it has passed."""
+    hours = int(abs((due - now).total_seconds()) // 3600)
+    return f"in {hours} h" if due >= now else f"OVERDUE {hours} h"
+
+
+async def _inbox_list(settings: Settings, scope: Any) -> tuple[Any, ...]:
+    from tcam_bridge.inbox.store import Inbox
+    from tcam_bridge.risklog.db import make_engine, sessions, upgrade
+
+    url = settings.database_url.get_secret_value()
+    await upgrade(url)
+    engine = make_engine(url)
+    try:
+        return await Inbox(sessions(engine)).list(scope)
+    finally:
+        await engine.dispose()
+
+
+@app.command("inbox")
+def inbox_table(
+    ods: Annotated[str, typer.Argument(help="The pharmacy's ODS code, e.g. FA5T2.")],
+) -> None:
+    """A pharmacy's referrals, most urgent Stage 1 deadline first."""
+    from tcam_bridge.inbox.store import Scope
+
+    rows = asyncio.run(_inbox_list(_settings(), Scope(pharmacy_ods=ods.strip().upper())))
+    now = datetime.now(UTC)
+    table = Table(
+        "referral",
+        "patient",
+        "NHS number",
+        "Stage 1 due",
+        "status",
+        "priority",
+        "high findings",
+        title=f"Referrals for pharmacy {ods.strip().upper()}",
+    )
+    for r in rows:
+        open_ = r.status in ("received", "accepted")
+        due = countdown(r.stage1_due, now) if open_ else "-"
+        style = "bold red" if due.startswith("OVERDUE") else None
+        table.add_row(
+            r.referral_id,
+            r.patient_name,
+            r.nhs_number,
+            f"[{style}]{due}[/]" if style else due,
+            r.business_status or r.status,
+            r.priority,
+            str(r.high_findings),
+        )
+    console.print(table)
+    console.print(f"{len(rows)} referral(s).")
+
+
+@app.command("referrals")
+def referrals_table(
+    trust: Annotated[str, typer.Option(help="The trust's ODS code, e.g. RR8.")],
+) -> None:
+    """A trust's referrals: where each went, its status and outcome."""
+    from tcam_bridge.inbox.store import Scope
+
+    code = trust.strip().upper()
+    rows = asyncio.run(_inbox_list(_settings(), Scope(trusts=frozenset({code}))))
+    table = Table(
+        "referral",
+        "pharmacy",
+        "received",
+        "status",
+        "stage",
+        "outcome",
+        title=f"Referrals from trust {code}",
+    )
+    for r in rows:
+        outcome = f"{r.outcome_code} {r.outcome_display}" if r.outcome_code else "-"
+        table.add_row(
+            r.referral_id,
+            r.pharmacy_ods or "-",
+            r.received_at.strftime("%Y-%m-%d %H:%M"),
+            r.status,
+            r.business_status or "-",
+            outcome,
+        )
+    console.print(table)
+    console.print(f"{len(rows)} referral(s).")
+
+
 @app.command("settings")
 def show_settings() -> None:
     """Print the effective settings (secrets are never shown)."""

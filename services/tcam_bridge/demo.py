@@ -10,6 +10,7 @@ consumer filling a temporary SQLite risk log from the findings topic, and the da
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import re
 import secrets
@@ -215,14 +216,19 @@ DEMO_ACCOUNTS = (
     ("lead-rr8", "safety-lead", ("RR8",), None),
     ("lead-rth", "safety-lead", ("RTH",), None),
     ("pharmacist-fa5t2", "pharmacist", (), "FA5T2"),
+    ("hospital-rr8", "hospital-pharmacy", ("RR8",), None),
 )
+LANDING = {"pharmacist": "/inbox", "hospital-pharmacy": "/trust/referrals"}
 
 
 async def serve_dashboard(
     settings: Settings, *, console: Console, stop: asyncio.Event | None = None
 ) -> None:
-    """Run the risk-log consumer and the web app (the pipeline keeps running) until Ctrl-C or
-    ``stop``. The risk log is a temporary SQLite file, removed on exit."""
+    """Run the risk-log consumer, the pharmacy gateway (referrals into the inbox, Task updates
+    back to the hospital) and the web app (the pipeline keeps running) until Ctrl-C or ``stop``.
+    The risk log and the inbox share a temporary SQLite file, removed on exit."""
+    from tcam_bridge.inbox.service import build_gateway
+    from tcam_bridge.inbox.store import Inbox
     from tcam_bridge.risklog.db import make_engine, sessions, upgrade
     from tcam_bridge.risklog.service import build_risklog
     from tcam_bridge.risklog.store import RiskLog
@@ -236,31 +242,52 @@ async def serve_dashboard(
         url = f"sqlite+aiosqlite:///{Path(folder) / 'risklog.db'}"
         await upgrade(url)
         engine = make_engine(url)
-        consumer = None
+        consumer = gateway = relay = None
         try:
             maker = sessions(engine)
-            risklog, users = RiskLog(maker), Users(maker)
+            risklog, users, inbox = RiskLog(maker), Users(maker), Inbox(maker)
             table = Table("username", "password", "role", "sees", title="Demo accounts")
             for username, role, trusts, pharmacy in DEMO_ACCOUNTS:
                 password = secrets.token_urlsafe(12)
                 await users.add(username, password, role, trusts, pharmacy)
-                sees = "every trust" if role == "admin" else ", ".join(trusts) or "403 (no access)"
+                if role == "admin":
+                    sees = "every trust"
+                elif pharmacy:
+                    sees = f"inbox of {pharmacy} ({LANDING[role]})"
+                elif role in LANDING:
+                    sees = f"referrals from {', '.join(trusts)} ({LANDING[role]})"
+                else:
+                    sees = ", ".join(trusts)
                 table.add_row(username, password, role, sees)
             consumer = build_risklog(settings, risklog, logger=logs.get_logger("tcam.risklog"))
             await consumer.start()
-            app = create_app(settings, risklog, users, logger=logs.get_logger("tcam.web"))
+            gateway, run_relay = build_gateway(
+                settings, inbox, logger=logs.get_logger("tcam.gateway")
+            )
+            await gateway.start()
+            relay = asyncio.create_task(run_relay())
+            app = create_app(
+                settings, risklog, users, inbox=inbox, logger=logs.get_logger("tcam.web")
+            )
             server = make_server(app, settings.web_host, settings.web_port)
             host, port = sock.getsockname()[:2]
             shown = f"[{host}]" if ":" in host else host
             console.print(table)
             console.print(
                 f"Risk-log dashboard: [bold]http://{shown}:{port}/flags[/] "
-                "(the pipeline and the risk-log consumer keep running). Ctrl-C stops everything."
+                "and pharmacy inbox: [bold]/inbox[/] (the pipeline, the risk-log consumer and the "
+                "pharmacy gateway keep running). Ctrl-C stops everything."
             )
             with stop_on_signals(stop):
                 await serve_until(server, sock, stop)
         finally:
             sock.close()
+            if relay is not None:
+                relay.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await relay
+            if gateway is not None:
+                await gateway.stop()
             if consumer is not None:
                 await consumer.stop()
             await engine.dispose()

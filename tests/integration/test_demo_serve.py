@@ -62,6 +62,27 @@ def test_demo_serve_shows_the_demo_findings_on_the_dashboard() -> None:
             assert "TCAM_DUP_ANTICOAG" in rules
             page = web.get("/flags").text
             assert "Duplicate oral anticoagulants" in page
+        # The gateway fills the pharmacy inbox: the FA5T2 pharmacist sees the referral.
+        pharmacist = next(line for line in output if "pharmacist-fa5t2" in line)
+        password = pharmacist.split("│")[2].strip()
+        with httpx.Client(base_url=base, follow_redirects=True, timeout=10) as web:
+            form = web.get("/login").text
+            csrf = re.search(r'name="csrf_token" value="([^"]+)"', form)
+            assert csrf is not None
+            landed = web.post(
+                "/login",
+                data={
+                    "username": "pharmacist-fa5t2",
+                    "password": password,
+                    "csrf_token": csrf.group(1),
+                },
+            )
+            assert landed.url.path == "/inbox"
+            deadline = time.monotonic() + 60
+            while not (items := web.get("/api/referrals").json()["items"]):
+                assert time.monotonic() < deadline, "no referral reached the inbox"
+                time.sleep(0.5)
+            assert {i["pharmacy_ods"] for i in items} == {"FA5T2"}
     finally:
         demo.send_signal(signal.SIGINT)
         try:

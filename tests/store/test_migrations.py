@@ -6,6 +6,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import Connection, inspect
 
+import tcam_bridge.inbox.models  # noqa: F401  (its tables share the metadata and migrations)
 from tcam_bridge.risklog.db import VERSION_TABLE, make_engine, upgrade
 from tcam_bridge.risklog.models import Base
 
@@ -34,6 +35,9 @@ async def test_migrations_run_on_an_empty_database(empty_url: str) -> None:
                 "flag_reviews",
                 "processed_events",
                 "users",
+                "inbox_referrals",
+                "inbox_events",
+                "inbox_outbox",
                 VERSION_TABLE,
             }
             assert await conn.run_sync(_diff) == []

@@ -182,3 +182,104 @@ async def admin(client: httpx.AsyncClient) -> httpx.AsyncClient:
     response = await sign_in(client, "admin")
     assert response.status_code == 303
     return client
+
+
+# --- the pharmacy inbox ------------------------------------------------------------------------
+
+REFERRAL = OUTPUTS / "01-warfarin-stopped-dabigatran-started.referral.json"
+
+
+def example_referral() -> dict[str, Any]:
+    data: dict[str, Any] = json.loads(REFERRAL.read_text())
+    return data
+
+
+def referral_ids(bundle: dict[str, Any]) -> tuple[str, str]:
+    """(referral id = ServiceRequest.id, Task.id)."""
+    by_type = {e["resource"]["resourceType"]: e["resource"] for e in bundle["entry"]}
+    return by_type["ServiceRequest"]["id"], by_type["Task"]["id"]
+
+
+def make_referral(
+    pharmacy: str = "FA5T2",
+    *,
+    trust: str = "RR8",
+    due: datetime | None = None,
+    patient_family: str | None = None,
+    finding_detail: str | None = None,
+) -> dict[str, Any]:
+    """The published example referral with fresh ids, sent by ``trust`` to ``pharmacy``
+    (Task.owner, MessageHeader.destination receiver, the nominated pharmacy all changed)."""
+    original = example_referral()
+    referral_id, task_id = referral_ids(original)
+    text = json.dumps(original)
+    text = text.replace(referral_id, str(uuid.uuid4())).replace(task_id, str(uuid.uuid4()))
+    text = text.replace('"FA5T2"', json.dumps(pharmacy)).replace(".FA5T2.", f".{pharmacy}.")
+    bundle: dict[str, Any] = json.loads(text)
+    for entry in bundle["entry"]:
+        resource = entry["resource"]
+        kind = resource["resourceType"]
+        if kind == "MessageHeader":
+            resource["sender"]["identifier"]["value"] = trust
+        if kind == "Task" and due is not None:
+            resource["restriction"]["period"]["end"] = due.isoformat()
+        if kind == "Patient" and patient_family is not None:
+            resource["name"][0]["family"] = patient_family
+        if kind == "DetectedIssue" and finding_detail is not None:
+            resource["detail"] = finding_detail
+    return bundle
+
+
+@dataclass
+class InboxSeeded:
+    inbox: Any  # tcam_bridge.inbox.store.Inbox
+    users: Users
+    risklog: RiskLog
+    own_id: str  # FA5T2, from RR8: the duplicate-anticoagulant example
+    overdue_id: str  # FA5T2, from RR8, Stage 1 deadline passed
+    xss_id: str  # FA5T2, from RR8, hostile patient name and finding detail
+    other_id: str  # another pharmacy (FV111), from RR8
+    rth_id: str  # FA5T2, from another trust (RTH)
+
+
+@pytest.fixture
+async def inboxed(tmp_path: Path) -> AsyncIterator[InboxSeeded]:
+    from tcam_bridge.inbox.store import Inbox
+
+    url = f"sqlite+aiosqlite:///{tmp_path / 'inbox.db'}"
+    await upgrade(url)
+    engine = make_engine(url)
+    maker = sessions(engine)
+    inbox = Inbox(maker)
+    risklog = RiskLog(maker)
+    users = Users(maker, hasher=PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
+    received = NOW - timedelta(hours=2)
+    ids: list[str] = []
+    for bundle in (
+        example_referral(),
+        make_referral(due=NOW - timedelta(hours=5)),
+        make_referral(patient_family=XSS, finding_detail=XSS),
+        make_referral("FV111"),
+        make_referral(trust="RTH"),
+    ):
+        assert await inbox.record(bundle, received)
+        ids.append(referral_ids(bundle)[0])
+    await risklog.record(make_event("RR8", discharge=date(2026, 11, 18)), received)
+    await users.add("admin", PASSWORD, "admin")
+    await users.add("lead-rr8", PASSWORD, "safety-lead", trusts={"RR8"})
+    await users.add("pharmacist", PASSWORD, "pharmacist", pharmacy_ods="FA5T2")
+    await users.add("pharmacist-fv111", PASSWORD, "pharmacist", pharmacy_ods="FV111")
+    await users.add("ward", PASSWORD, "hospital-pharmacy", trusts={"RR8"})
+    await users.add("ward-rth", PASSWORD, "hospital-pharmacy", trusts={"RTH"})
+    yield InboxSeeded(inbox, users, risklog, *ids)
+    await engine.dispose()
+
+
+@pytest.fixture
+async def inbox_client(inboxed: InboxSeeded) -> AsyncIterator[httpx.AsyncClient]:
+    app = create_app(
+        web_settings(), inboxed.risklog, inboxed.users, inbox=inboxed.inbox, now=lambda: NOW
+    )
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
+        yield c

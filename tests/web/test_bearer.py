@@ -222,3 +222,22 @@ def test_claims_mapping() -> None:
     assert user.role == "safety-lead"
     assert user.trusts == frozenset({"RR8", "RTH"})
     assert user.scope.trusts == frozenset({"RR8", "RTH"})
+
+
+async def test_pharmacist_token_is_scoped_to_its_pharmacy(
+    inbox_client: httpx.AsyncClient, inboxed: Any, jwks: list[str], token: Token
+) -> None:
+    own = token(tcam_role="pharmacist", tcam_trusts=None, tcam_pharmacy_ods="FA5T2")
+    body = (await inbox_client.get("/api/referrals", headers=bearer(own))).json()
+    assert {i["pharmacy_ods"] for i in body["items"]} == {"FA5T2"}
+    other = await inbox_client.get(f"/api/referrals/{inboxed.other_id}", headers=bearer(own))
+    assert other.status_code == 404
+    assert (await inbox_client.get("/api/flags", headers=bearer(own))).status_code == 403
+    # A pharmacist token without a pharmacy sees nothing, rather than everything.
+    bare = token(tcam_role="pharmacist", tcam_trusts=None)
+    assert (await inbox_client.get("/api/referrals", headers=bearer(bare))).status_code == 403
+    lead = token()  # safety-lead
+    assert (await inbox_client.get("/api/referrals", headers=bearer(lead))).status_code == 403
+    ward = token(tcam_role="hospital-pharmacy", tcam_trusts=["RTH"])
+    items = (await inbox_client.get("/api/referrals", headers=bearer(ward))).json()["items"]
+    assert [i["referral_id"] for i in items] == [inboxed.rth_id]

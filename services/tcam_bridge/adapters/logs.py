@@ -14,6 +14,17 @@ from typing import Any, TextIO
 import structlog
 
 
+class _CurrentStderr:
+    """Writes to whatever ``sys.stderr`` is at the time of writing, not at configure time (a
+    test harness or a daemon may swap it; a captured stream may be closed by then)."""
+
+    def write(self, text: str) -> int:
+        return sys.stderr.write(text)
+
+    def flush(self) -> None:
+        sys.stderr.flush()
+
+
 def configure(level: str = "INFO", fmt: str = "json", stream: TextIO | None = None) -> None:
     renderer: Any = (
         structlog.processors.JSONRenderer()
@@ -29,7 +40,7 @@ def configure(level: str = "INFO", fmt: str = "json", stream: TextIO | None = No
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(getattr(logging, level)),
-        logger_factory=structlog.PrintLoggerFactory(file=stream or sys.stderr),
+        logger_factory=structlog.PrintLoggerFactory(file=stream or _CurrentStderr()),  # type: ignore[arg-type]
         cache_logger_on_first_use=False,
     )
 

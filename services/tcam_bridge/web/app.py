@@ -1,7 +1,12 @@
-"""The risk-log web app: server-rendered pages for medicines safety leads and a JSON API.
+"""The web app: server-rendered pages and a JSON API.
 
-``create_app(settings, risklog, users)`` builds it; ``tcam web`` serves it with uvicorn. Pages
-need no JavaScript (the Content-Security-Policy allows none); charts are inline SVG.
+- the risk log, for medicines safety leads (``pages.py``, ``api.py``);
+- the community pharmacy inbox, for pharmacists, and the hospital's read-only view of its
+  referrals and their outcomes (``referrals.py``), when an ``Inbox`` is given.
+
+``create_app(settings, risklog, users, inbox=...)`` builds it; ``tcam web`` serves it with
+uvicorn. Pages need no JavaScript (the Content-Security-Policy allows none); charts are inline
+SVG.
 """
 
 from __future__ import annotations
@@ -13,7 +18,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import jinja2
 from fastapi import FastAPI, Request
@@ -33,9 +38,13 @@ from tcam_bridge.web.auth import (
     Forbidden,
     LoginRequired,
     NotAuthenticated,
+    home,
 )
 from tcam_bridge.web.filters import STATUS_LABELS
 from tcam_bridge.web.oidc import OidcVerifier
+
+if TYPE_CHECKING:
+    from tcam_bridge.inbox.store import Inbox
 
 HERE = Path(__file__).resolve().parent
 TEMPLATES = HERE / "templates"
@@ -56,6 +65,13 @@ SECURITY_HEADERS = {
 }
 
 Clock = Callable[[], datetime]
+FORBIDDEN_TEXT = {
+    "the risk log": "The medicines safety risk log is for medicines safety leads and "
+    "administrators. ",
+    "the pharmacy inbox": "The pharmacy inbox is for community pharmacists. ",
+    "the hospital referral view": "The hospital referral view is for hospital pharmacy teams "
+    "and administrators. ",
+}
 
 
 def utc_now() -> datetime:
@@ -100,7 +116,12 @@ class Web:
     templates: jinja2.Environment
     static_version: str
     log: Any
+    inbox: Inbox | None = None
     throttle: LoginThrottle = field(default_factory=LoginThrottle)
+
+    async def quiet_user(self, request: Request) -> User | None:
+        """The signed-in user, or None (no error for a missing or bad credential)."""
+        return await _quiet_user(self, request)
 
     def render(
         self,
@@ -201,10 +222,11 @@ def create_app(
     risklog: RiskLog,
     users: Users,
     *,
+    inbox: Inbox | None = None,
     now: Clock = utc_now,
     logger: Any = None,
 ) -> FastAPI:
-    from tcam_bridge.web import api, pages
+    from tcam_bridge.web import api, pages, referrals
 
     secret = (
         settings.web_session_secret.get_secret_value().encode()
@@ -222,6 +244,7 @@ def create_app(
         templates=make_templates(version),
         static_version=version,
         log=logger or logs.get_logger("tcam.web"),
+        inbox=inbox,
     )
     app = FastAPI(
         title="TCAM Bridge risk log",
@@ -233,6 +256,8 @@ def create_app(
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.include_router(pages.router)
     app.include_router(api.router)
+    app.include_router(referrals.router)
+    app.include_router(referrals.api_router)
     _install_middleware(app, state)
     _install_handlers(app, state)
     return app
@@ -294,17 +319,35 @@ def _install_handlers(app: FastAPI, state: Web) -> None:
     @app.exception_handler(Forbidden)
     async def forbidden(request: Request, exc: Forbidden) -> Response:
         if _is_api(request):
-            return JSONResponse({"detail": "your role may not use the risk log"}, status_code=403)
+            return JSONResponse({"detail": f"your role may not use {exc.area}"}, status_code=403)
         user = await _quiet_user(state, request)
+        explain = FORBIDDEN_TEXT.get(exc.area, "")
         return state.error_page(
             request,
             403,
-            "You do not have access to the risk log",
-            "The medicines safety risk log is for medicines safety leads and administrators. "
-            "Your account's role does not include it. Ask your administrator if you need it.",
+            f"You do not have access to {exc.area}",
+            f"{explain}Your account's role does not include it. "
+            "Ask your administrator if you need it.",
             user=user,
             back_href="/login",
             back_text="Sign in with another account",
+        )
+
+    from tcam_bridge.inbox.store import ReferralNotFound
+
+    @app.exception_handler(ReferralNotFound)
+    async def referral_not_found(request: Request, exc: ReferralNotFound) -> Response:
+        if _is_api(request):
+            return JSONResponse({"detail": "referral not found"}, status_code=404)
+        user = await _quiet_user(state, request)
+        return state.error_page(
+            request,
+            404,
+            "Referral not found",
+            "There is no referral with this id that you can see.",
+            user=user,
+            back_href=home(user) if user else "/login",
+            back_text="Go to your referrals",
         )
 
     @app.exception_handler(CsrfFailed)

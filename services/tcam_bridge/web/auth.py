@@ -8,8 +8,10 @@
 - Every POST form carries the session's CSRF token in a hidden field; it is compared in
   constant time. Signing in starts a new session (new token), so a token cannot be planted.
 - API clients send ``Authorization: Bearer <JWT>`` from the OIDC issuer (see ``oidc.py``).
-- Roles (``User.scope``): ``safety-lead`` sees the trusts on its account, ``admin`` sees every
-  trust. Any other role (pharmacist, hospital pharmacy) is refused with 403.
+- Roles: ``safety-lead`` (the risk log of the trusts on its account), ``admin`` (every trust's
+  risk log and referrals), ``pharmacist`` (the pharmacy inbox of the one ODS code on its account,
+  ``User.pharmacy_ods``), ``hospital-pharmacy`` (read-only: the referrals its trusts sent). A role
+  outside a surface's roles gets 403 there; a referral outside the caller's scope answers 404.
 """
 
 from __future__ import annotations
@@ -33,7 +35,19 @@ SESSION_SECONDS = 8 * 3600
 CSRF_FIELD = "csrf_token"
 ROLE_ADMIN = "admin"
 ROLE_LEAD = "safety-lead"
+ROLE_PHARMACIST = "pharmacist"
+ROLE_HOSPITAL = "hospital-pharmacy"
 RISKLOG_ROLES = frozenset({ROLE_ADMIN, ROLE_LEAD})
+INBOX_ROLES = frozenset({ROLE_PHARMACIST})
+TRUST_ROLES = frozenset({ROLE_ADMIN, ROLE_HOSPITAL})
+REFERRAL_API_ROLES = INBOX_ROLES | TRUST_ROLES
+AREAS = {
+    # roles -> what the 403 page calls the surface
+    RISKLOG_ROLES: "the risk log",
+    INBOX_ROLES: "the pharmacy inbox",
+    TRUST_ROLES: "the hospital referral view",
+    REFERRAL_API_ROLES: "referrals",
+}
 
 
 class LoginRequired(Exception):
@@ -53,7 +67,11 @@ class AuthUnavailable(Exception):
 
 
 class Forbidden(Exception):
-    """Signed in, but the role may not use the risk log: 403."""
+    """Signed in, but the role may not use this surface (``area``): 403."""
+
+    def __init__(self, area: str = "the risk log") -> None:
+        super().__init__(area)
+        self.area = area
 
 
 class CsrfFailed(Exception):
@@ -156,27 +174,57 @@ class Auth:
             return None
         return await self.users.get(session.username)
 
-    async def page_user(self, request: Request) -> User:
+    async def page_user(self, request: Request, roles: frozenset[str] = RISKLOG_ROLES) -> User:
         try:
             user = await self.user(request)
         except NotAuthenticated:
             user = None
         if user is None:
             raise LoginRequired
-        if user.role not in RISKLOG_ROLES:
-            raise Forbidden
+        check_role(user, roles)
         return user
 
-    async def api_user(self, request: Request) -> User:
+    async def api_user(self, request: Request, roles: frozenset[str] = RISKLOG_ROLES) -> User:
         user = await self.user(request)
         if user is None:
             raise NotAuthenticated
-        if user.role not in RISKLOG_ROLES:
-            raise Forbidden
+        check_role(user, roles)
         return user
 
 
-def safe_next(target: str | None) -> str:
+def check_role(user: User, roles: frozenset[str]) -> None:
+    """403 unless the role is one of ``roles`` and its scope is not empty (a pharmacist without
+    a pharmacy, a hospital user without trusts: never "everything")."""
+    if user.role not in roles:
+        raise Forbidden(AREAS.get(roles, "this page"))
+    if user.role == ROLE_PHARMACIST and not user.pharmacy_ods:
+        raise Forbidden(AREAS.get(roles, "this page"))
+    if user.role == ROLE_HOSPITAL and not user.trusts:
+        raise Forbidden(AREAS.get(roles, "this page"))
+
+
+def home(user: User) -> str:
+    """Where a role lands after sign-in."""
+    if user.role == ROLE_PHARMACIST:
+        return "/inbox"
+    if user.role == ROLE_HOSPITAL:
+        return "/trust/referrals"
+    return "/flags"
+
+
+def may_open(user: User, path: str) -> bool:
+    """Whether ``path`` (a safe same-site path) is a page the role may use."""
+    area = path.split("?", 1)[0]
+    if area.startswith(("/flags", "/summary")):
+        return user.role in RISKLOG_ROLES
+    if area.startswith(("/inbox", "/referrals")):
+        return user.role in INBOX_ROLES
+    if area.startswith("/trust/"):
+        return user.role in TRUST_ROLES
+    return True
+
+
+def safe_next(target: str | None, default: str = "/flags") -> str:
     """Only same-site paths: never an open redirect."""
     if (
         not target
@@ -185,5 +233,5 @@ def safe_next(target: str | None) -> str:
         or "\\" in target
         or any(ord(c) < 0x20 for c in target)
     ):
-        return "/flags"
+        return default
     return target

@@ -21,7 +21,7 @@ from tcam_bridge.risklog.store import (
 )
 from tcam_bridge.risklog.users import User
 from tcam_bridge.web.app import Web, web
-from tcam_bridge.web.auth import ROLE_LEAD, safe_next
+from tcam_bridge.web.auth import ROLE_LEAD, home, may_open, safe_next
 from tcam_bridge.web.charts import trend_chart
 from tcam_bridge.web.filters import SEVERITIES, STATUS_LABELS, Filters, parse_filters, positive_int
 
@@ -84,8 +84,9 @@ def _page_numbers(current: int, pages: int) -> list[int | None]:
 
 
 @router.get("/", include_in_schema=False)
-async def home() -> RedirectResponse:
-    return RedirectResponse("/flags", status_code=303)
+async def start(request: Request, state: WebDep) -> RedirectResponse:
+    user = await state.quiet_user(request)
+    return RedirectResponse(home(user) if user else "/flags", status_code=303)
 
 
 @router.get("/healthz", include_in_schema=False)
@@ -98,7 +99,7 @@ async def login_form(request: Request, state: WebDep, next: str | None = None) -
     return state.render(
         request,
         "login.html",
-        {"next": safe_next(next), "username": "", "error": None},
+        {"next": safe_next(next, default=""), "username": "", "error": None},
         user=None,
     )
 
@@ -108,7 +109,7 @@ async def login(request: Request, state: WebDep) -> Response:
     form = await request.form()
     username = str(form.get("username", "")).strip()[:200]
     password = str(form.get("password", ""))[:1000]
-    target = safe_next(str(form.get("next", "")))
+    target = safe_next(str(form.get("next", "")), default="")
     state.auth.check_csrf(request, _field(form, "csrf_token"))
 
     def again(error: str, status_code: int) -> Response:
@@ -132,6 +133,8 @@ async def login(request: Request, state: WebDep) -> Response:
     state.throttle.succeeded(key)
     state.auth.sign_in(request, user)
     state.log.info("sign_in", user=user.username, role=user.role)
+    if not target or not may_open(user, target):
+        target = home(user)  # a pharmacist sent to /flags lands on the inbox instead
     return RedirectResponse(target, status_code=303)
 
 

@@ -87,7 +87,9 @@ async def serve_until(server: uvicorn.Server, sock: socket.socket, stop: asyncio
 
 
 async def run_web(settings: Settings, log: Any) -> None:
-    """``tcam web``: migrate the risk log, then serve until SIGINT/SIGTERM."""
+    """``tcam web``: migrate the database, then serve the risk log and the pharmacy inbox (on the
+    same database) until SIGINT/SIGTERM."""
+    from tcam_bridge.inbox.store import Inbox
     from tcam_bridge.risklog.db import make_engine, sessions, upgrade
     from tcam_bridge.risklog.store import RiskLog
     from tcam_bridge.risklog.users import Users
@@ -103,7 +105,7 @@ async def run_web(settings: Settings, log: Any) -> None:
     engine = make_engine(url)
     try:
         maker = sessions(engine)
-        app = create_app(settings, RiskLog(maker), Users(maker), logger=log)
+        app = create_app(settings, RiskLog(maker), Users(maker), inbox=Inbox(maker), logger=log)
         server = make_server(app, settings.web_host, settings.web_port)
         stop = asyncio.Event()
         log.info("listening", host=settings.web_host, port=sock.getsockname()[1])
