@@ -224,6 +224,8 @@ class RiskLog:
         scope: Scope,
     ) -> FlagDetail:
         """Move a flag to ``status`` and append the step to its audit trail."""
+        if not _storable_id(flag_id):
+            raise FlagNotFound(flag_id)
         status = ReviewStatus(status)
         reviewer = reviewer.strip()
         if not reviewer:
@@ -269,6 +271,8 @@ class RiskLog:
     # -- reading -----------------------------------------------------------------------------
 
     async def get_flag(self, flag_id: int, scope: Scope) -> FlagDetail:
+        if not _storable_id(flag_id):
+            raise FlagNotFound(flag_id)
         async with self._sessions() as session:
             flag = (
                 await session.execute(select(Flag).where(Flag.id == flag_id, *_scope(scope)))
@@ -297,11 +301,12 @@ class RiskLog:
             total = (
                 await session.execute(select(func.count()).select_from(Flag).where(*where))
             ).scalar_one()
+            offset = (page - 1) * page_size
+            if offset >= total:  # past the end (also keeps huge pages from the driver)
+                return Page((), total, page, page_size)
             rows = (
                 await session.execute(
-                    _ordered(select(Flag).where(*where))
-                    .limit(page_size)
-                    .offset((page - 1) * page_size)
+                    _ordered(select(Flag).where(*where)).limit(page_size).offset(offset)
                 )
             ).scalars()
             return Page(tuple(_view(r) for r in rows), total, page, page_size)
@@ -656,3 +661,9 @@ def csv_row(flag: FlagView) -> list[str]:
 
 def _safe_cell(value: str) -> str:
     return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
+
+
+def _storable_id(flag_id: int) -> bool:
+    """Ids are positive 64-bit integers; anything else names no flag (and must not reach the
+    database driver, which raises OverflowError beyond 2**63 - 1)."""
+    return 0 < flag_id < 2**63
