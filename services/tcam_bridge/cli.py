@@ -651,14 +651,51 @@ async def _inbox_list(settings: Settings, scope: Any) -> tuple[Any, ...]:
         await engine.dispose()
 
 
+TokenOption = Annotated[
+    str | None,
+    typer.Option(
+        envvar="TCAM_TOKEN",
+        help="OIDC bearer token of the person asking (e.g. a pharmacist's CIS2 token); it must "
+        "grant the pharmacy or trust asked for. Without it, database access is the access.",
+    ),
+]
+
+
+def _authorise(
+    settings: Settings, token: str | None, *, pharmacy: str | None = None, trust: str | None = None
+) -> None:
+    """With a token, refuse (exit 3) unless its user may see that pharmacy's or trust's data."""
+    if token is None:
+        return
+    from tcam_bridge.web.oidc import IssuerUnavailable, OidcVerifier, TokenRejected
+
+    verifier = OidcVerifier(settings.oidc_issuer, settings.oidc_audience, settings.oidc_jwks_url)
+    try:
+        user = verifier.verify(token)
+    except (TokenRejected, IssuerUnavailable) as exc:
+        console.print(f"[red]Token refused:[/] {exc}")
+        raise typer.Exit(3) from None
+    allowed = user.role == "admin" or (
+        (pharmacy is not None and user.role == "pharmacist" and user.pharmacy_ods == pharmacy)
+        or (trust is not None and user.role == "hospital-pharmacy" and trust in user.trusts)
+    )
+    if not allowed:
+        console.print(f"[red]Not authorised:[/] {user.username} may not see {pharmacy or trust}.")
+        raise typer.Exit(3)
+
+
 @app.command("inbox")
 def inbox_table(
     ods: Annotated[str, typer.Argument(help="The pharmacy's ODS code, e.g. FA5T2.")],
+    token: TokenOption = None,
 ) -> None:
     """A pharmacy's referrals, most urgent Stage 1 deadline first."""
     from tcam_bridge.inbox.store import Scope
 
-    rows = asyncio.run(_inbox_list(_settings(), Scope(pharmacy_ods=ods.strip().upper())))
+    settings = _settings()
+    code = ods.strip().upper()
+    _authorise(settings, token, pharmacy=code)
+    rows = asyncio.run(_inbox_list(settings, Scope(pharmacy_ods=code)))
     now = datetime.now(UTC)
     table = Table(
         "referral",
@@ -690,12 +727,15 @@ def inbox_table(
 @app.command("referrals")
 def referrals_table(
     trust: Annotated[str, typer.Option(help="The trust's ODS code, e.g. RR8.")],
+    token: TokenOption = None,
 ) -> None:
     """A trust's referrals: where each went, its status and outcome."""
     from tcam_bridge.inbox.store import Scope
 
+    settings = _settings()
     code = trust.strip().upper()
-    rows = asyncio.run(_inbox_list(_settings(), Scope(trusts=frozenset({code}))))
+    _authorise(settings, token, trust=code)
+    rows = asyncio.run(_inbox_list(settings, Scope(trusts=frozenset({code}))))
     table = Table(
         "referral",
         "pharmacy",
