@@ -184,3 +184,50 @@ def test_every_packaged_code_list_has_its_provenance() -> None:
     for csv_file in folder.glob("*.csv"):
         assert csv_file.name in manifest, f"{csv_file.name} is not in MANIFEST.md"
         assert PROVENANCE[csv_file.name] in manifest
+
+
+def test_referral_status_examples_are_what_the_inbox_publishes(tmp_path: Path) -> None:
+    """The Task updates an EPR reads from tcam.referral.status.v1, for example 01's referral:
+    received, accepted, then Stage 1 complete with a discrepancy resolved with the GP practice."""
+    import asyncio
+
+    from tcam_bridge.inbox.store import Action, ActionInput, Inbox, Scope
+    from tcam_bridge.risklog.db import make_engine, sessions, upgrade
+
+    referral = json.loads(
+        (OUTPUTS / "01-warfarin-stopped-dabigatran-started.referral.json").read_text()
+    )
+
+    async def updates() -> list[bytes]:
+        url = f"sqlite+aiosqlite:///{tmp_path / 'inbox.db'}"
+        await upgrade(url)
+        engine = make_engine(url)
+        try:
+            inbox = Inbox(sessions(engine))
+            await inbox.record(referral, NOW)
+            referral_id = next(
+                e["resource"]["id"]
+                for e in referral["entry"]
+                if e["resource"]["resourceType"] == "ServiceRequest"
+            )
+            scope = Scope(pharmacy_ods="FA5T2")
+            await inbox.act(referral_id, ActionInput(Action.ACCEPT), "pharmacist", NOW, scope)
+            stage1 = ActionInput(
+                Action.STAGE1,
+                discrepancy_found=True,
+                resolved_with="gp-practice",
+                gp_contacted=True,
+            )
+            await inbox.act(referral_id, stage1, "pharmacist", NOW, scope)
+            return [value for _, _, value in await inbox.pending_status_updates()]
+        finally:
+            await engine.dispose()
+
+    produced = [json.loads(v) for v in asyncio.run(updates())]
+    assert [t["status"] for t in produced] == ["received", "accepted", "in-progress"]
+    for name, task in zip(("received", "accepted", "stage-1-complete"), produced, strict=True):
+        path = OUTPUTS / f"01-warfarin-stopped-dabigatran-started.status-{name}.json"
+        text = json.dumps(task, indent=2, ensure_ascii=False) + "\n"
+        if UPDATE:
+            path.write_text(text)
+        assert path.read_text() == text, f"{path} is stale: TCAM_UPDATE_SNAPSHOTS=1 pytest"
