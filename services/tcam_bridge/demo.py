@@ -44,6 +44,16 @@ class Outputs:
     dead_letters: dict[Position, dict[str, str]] = field(default_factory=dict)
     referrals: dict[str, list[tuple[str, dict[str, Any]]]] = field(default_factory=dict)
     findings: dict[str, dict[str, Any]] = field(default_factory=dict)  # message id -> event
+    records_read: set[tuple[str, int, int]] = field(default_factory=set)
+
+    def first_time(self, topic: str, partition: int, offset: int) -> bool:
+        """False for a record read before: a pattern subscription that finds a new topic
+        reassigns every partition and may read old records again."""
+        position = (topic, partition, offset)
+        if position in self.records_read:
+            return False
+        self.records_read.add(position)
+        return True
 
     def ack_code(self, position: Position) -> str | None:
         ack = self.acks.get(position)
@@ -81,7 +91,8 @@ async def read_outputs(settings: Settings, out: Outputs, stop: asyncio.Event) ->
                 continue
             for records in batches.values():
                 for r in records:
-                    note(settings, out, r.topic, r.value, r.headers)
+                    if out.first_time(r.topic, r.partition, r.offset):
+                        note(settings, out, r.topic, r.value, r.headers)
     finally:
         await consumer.stop()
 

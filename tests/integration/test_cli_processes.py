@@ -100,6 +100,8 @@ def test_tcam_demo_routes_the_incident_and_leaves_nothing_running() -> None:
     assert "ok" in incident
     [bad] = [line for line in lines if "bad-nhs-number" in line]
     assert "fatal-error" in bad and "validation" in bad
+    # Each output counted once (a pattern subscription may read old records again).
+    assert "28 messages: 28 acks, 9 referrals, 11 findings events, 17 dead letters." in lines
     assert tansu_processes() <= before
 
 
