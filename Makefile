@@ -6,7 +6,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: demo demo-serve test check lint format typecheck asyncapi clean
+.PHONY: demo demo-serve bench test check lint format typecheck asyncapi clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -19,6 +19,9 @@ demo: $(STAMP)
 
 demo-serve: $(STAMP)
 	$(BIN)/tcam demo --serve
+
+bench: $(STAMP)
+	$(BIN)/python -m benchmarks.run
 
 test: $(STAMP)
 	$(BIN)/python -m pytest

@@ -1,0 +1,1 @@
+"""TCAM Bridge benchmarks: ``python -m benchmarks.run`` (see benchmarks/README.md)."""
