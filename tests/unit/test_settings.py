@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import os
+import ssl
 from datetime import date
 from pathlib import Path
 
 import pytest
 from faststream.security import BaseSecurity, SASLPlaintext, SASLScram256, SASLScram512
-from pydantic import ValidationError
+from pydantic import SecretStr, ValidationError
 
 from tcam_bridge.adapters.directory import load_directory
 from tcam_bridge.adapters.kafka_config import broker_options, security
@@ -288,3 +289,29 @@ def test_core_config_follows_settings() -> None:
     assert config.limits.max_entries == 9
     assert config.canonical.message_event == "https://fhir.example.org/CodeSystem/message-event"
     assert config.policy.pharmacy_topic("FA5T2") == "tcam.pharmacy.FA5T2.referrals.v1"
+
+
+def test_output_producer_config_passes_sasl_and_tls_through(tmp_path: Path) -> None:
+    from tcam_bridge.adapters.kafka_config import producer_config
+
+    settings = Settings.model_construct().model_copy(
+        update={
+            "security_protocol": "SASL_SSL",
+            "sasl_mechanism": "SCRAM-SHA-512",
+            "sasl_username": "tcam-bridge",
+            "sasl_password": SecretStr("s3cret"),
+            "enable_idempotence": True,
+        }
+    )
+    config = producer_config(settings)
+    assert config["security_protocol"] == "SASL_SSL"
+    assert config["sasl_mechanism"] == "SCRAM-SHA-512"
+    assert config["sasl_plain_username"] == "tcam-bridge"
+    assert config["sasl_plain_password"] == "s3cret"
+    assert isinstance(config["ssl_context"], ssl.SSLContext)
+    assert config["acks"] == "all" and config["enable_idempotence"] is True
+    plain = producer_config(
+        Settings.model_construct().model_copy(update={"enable_idempotence": False})
+    )
+    assert plain["security_protocol"] == "PLAINTEXT" and plain["enable_idempotence"] is False
+    assert not {"sasl_mechanism", "ssl_context"} & set(plain)
