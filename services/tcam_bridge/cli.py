@@ -197,7 +197,10 @@ def broker(
         raise KeyboardInterrupt  # so the broker process is stopped, not orphaned
 
     signal.signal(signal.SIGTERM, stop_on_sigterm)
-    embedded = start_broker(port, host, quiet=False)
+    try:
+        embedded = start_broker(port, host, quiet=False)  # stops its process if interrupted
+    except KeyboardInterrupt:
+        return
     console.print(
         f"Embedded broker on {embedded.bootstrap_servers} (memory only). Use "
         f"TCAM_BOOTSTRAP_SERVERS={embedded.bootstrap_servers} TCAM_ENABLE_IDEMPOTENCE=false."

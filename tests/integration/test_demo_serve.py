@@ -18,8 +18,20 @@ from tests.integration.test_cli_processes import tansu_processes
 pytestmark = pytest.mark.integration
 
 
+def _children(pid: int) -> set[int]:
+    """Broker processes whose parent is ``pid`` (from /proc)."""
+    found = set()
+    for candidate in tansu_processes():
+        try:
+            stat = open(f"/proc/{candidate}/stat").read()  # noqa: SIM115
+        except OSError:
+            continue
+        if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+            found.add(candidate)
+    return found
+
+
 def test_demo_serve_shows_the_demo_findings_on_the_dashboard() -> None:
-    before = tansu_processes()
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("TCAM_")}
     env.update({"TCAM_WEB_PORT": str(port), "COLUMNS": "200"})
@@ -31,6 +43,7 @@ def test_demo_serve_shows_the_demo_findings_on_the_dashboard() -> None:
         text=True,
     )
     output: list[str] = []
+    started: set[int] = set()
     try:
         assert demo.stdout is not None
         deadline = time.monotonic() + 180
@@ -39,6 +52,8 @@ def test_demo_serve_shows_the_demo_findings_on_the_dashboard() -> None:
             line = demo.stdout.readline()
             assert line or demo.poll() is None, "".join(output)
             output.append(line)
+        started = _children(demo.pid)  # the demo's own broker
+        assert started, "the demo started no broker"
         admin = next(line for line in output if re.search(r"│\s*admin\s*│", line))
         password = admin.split("│")[2].strip()
         base = f"http://127.0.0.1:{port}"
@@ -90,4 +105,4 @@ def test_demo_serve_shows_the_demo_findings_on_the_dashboard() -> None:
         except subprocess.TimeoutExpired:
             demo.kill()
             raise
-    assert tansu_processes() <= before
+    assert not (tansu_processes() & started), "the demo left its broker running"

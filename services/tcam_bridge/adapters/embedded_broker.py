@@ -80,18 +80,26 @@ def start_broker(
         start_new_session=True,
     )
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            msg = f"embedded broker exited with code {process.returncode} (is port {port} free?)"
-            raise BrokerStartError(msg)
-        try:
-            socket.create_connection((host, port), timeout=0.5).close()
-            return EmbeddedBroker(host, port, process)
-        except OSError:
-            time.sleep(0.05)
-    process.kill()
-    msg = f"embedded broker did not listen on {host}:{port} within {timeout}s"
-    raise BrokerStartError(msg)
+    try:
+        while time.monotonic() < deadline:
+            if process.poll() is not None:
+                msg = (
+                    f"embedded broker exited with code {process.returncode} (is port {port} free?)"
+                )
+                raise BrokerStartError(msg)
+            try:
+                socket.create_connection((host, port), timeout=0.5).close()
+                return EmbeddedBroker(host, port, process)
+            except OSError:
+                time.sleep(0.05)
+        msg = f"embedded broker did not listen on {host}:{port} within {timeout}s"
+        raise BrokerStartError(msg)
+    except BaseException:
+        # Interrupted or failed while starting: never leave the broker process behind.
+        if process.poll() is None:
+            process.kill()
+            process.wait(timeout=10)
+        raise
 
 
 @contextlib.contextmanager
