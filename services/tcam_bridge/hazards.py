@@ -734,6 +734,42 @@ _SYSTEM: tuple[_Draft, ...] = (
         ),
         residual=(S.CONSIDERABLE, L.LOW),
     ),
+    _h(
+        "Malformed message accepted as valid FHIR",
+        causes=(
+            "The fast structure check (compiled from the fhir.resources R4B models so that most "
+            "messages need not be parsed into model objects) accepts a message the models "
+            "would reject, through a fault in it.",
+            "A new fhir.resources or fhir-core release changes what the models accept, and the "
+            "compiled check no longer follows.",
+        ),
+        effect=(
+            "A message with a wrong data type, an unknown element or a missing required element "
+            "is processed: a medicine may be misread or left out, so the referral and the "
+            "safety checks work from a wrong list."
+        ),
+        rating=(S.CONSIDERABLE, L.LOW),
+        controls=(
+            _design(
+                "the compiled check is strict: it accepts only canonical JSON and checks every "
+                "primitive value with the model's own validator; whatever it does not accept "
+                "goes to Bundle.model_validate, which gives the verdict and the error messages "
+                "(core/structure.py)."
+            ),
+            _verified_by(
+                "tests/unit/test_structure.py",
+                "test_seeded_mutation_corpus_is_sound_and_mostly_fast",
+                "test_hypothesis_mutations_are_sound",
+                "test_every_resource_type_agrees_with_the_models",
+                "test_the_check_defers_what_it_is_not_sure_of",
+            ),
+            _operational(
+                "upgrade fhir.resources and fhir-core only with the full test suite passing "
+                "(the differential tests run against the installed models)."
+            ),
+        ),
+        residual=(S.CONSIDERABLE, L.VERY_LOW),
+    ),
 )
 
 SYSTEM_HAZARDS: tuple[Hazard, ...] = tuple(
