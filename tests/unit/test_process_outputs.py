@@ -398,3 +398,29 @@ def test_record_headers_name_the_kind_and_content_type(run: Run) -> None:
     assert dict(referral.headers)["tcam-referral-id"] == outcome.referral_id.encode()  # type: ignore[union-attr]
     assert outcome.decision is not None
     assert outcome.decision.status is ReferralStatus.ROUTED
+
+
+@pytest.mark.parametrize("path", VALID_EXAMPLES + INVALID_EXAMPLES, ids=lambda p: p.name)
+def test_output_bytes_are_what_the_standard_library_would_write(
+    run: Callable[..., Outcome], path: Path
+) -> None:
+    """``dumps`` uses pydantic-core's encoder for speed; the bytes must be the standard
+    library's compact UTF-8 form, so consumers and snapshots see no difference."""
+    from tcam_bridge.core.process import dumps
+
+    for record in run(path.read_bytes()).records:
+        value = json.loads(record.value)
+        expected = json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
+        assert record.value == expected
+        assert dumps(value) == expected
+
+
+def test_dumps_leaves_what_it_cannot_encode_to_the_standard_library() -> None:
+    from tcam_bridge.core.process import dumps
+
+    assert (
+        dumps({"a": "\u00e9", "b": [1, 2.5, None, True]})
+        == '{"a":"é","b":[1,2.5,null,true]}'.encode()
+    )
+    with pytest.raises(TypeError, match="not JSON serializable"):  # json.dumps's own error
+        dumps({"y": object()})

@@ -14,6 +14,8 @@ from functools import cached_property
 
 from tcam_bridge.core.medicine import Medicine
 
+NAME_MEMO_LIMIT = 4096  # names remembered per drug class, then start over (bounded memory)
+
 
 @dataclass(frozen=True, slots=True)
 class ClassMatch:
@@ -38,11 +40,26 @@ class DrugClass:
         words = sorted(self.names, key=len, reverse=True)
         return re.compile(r"\b(" + "|".join(re.escape(w) for w in words) + r")\b")
 
+    @cached_property
+    def _by_name(self) -> dict[str, ClassMatch | None]:
+        # Memo of name matches: every rule asks every medicine, and names repeat across
+        # messages. Bounded; a pure function of the name, so it changes no result.
+        return {}
+
     def match(self, medicine: Medicine) -> ClassMatch | None:
         if medicine.code is not None and medicine.code.code in self.codes:
             return ClassMatch(self.codes[medicine.code.code], verified=True)
+        memo = self._by_name
+        name = medicine.name
+        if name in memo:
+            return memo[name]
+        if len(memo) >= NAME_MEMO_LIMIT:
+            memo.clear()
+        found = memo[name] = self._match_name(name.lower())
+        return found
+
+    def _match_name(self, name: str) -> ClassMatch | None:
         pattern = self._name_pattern
-        name = medicine.name.lower()
         found = pattern.search(name) if pattern else None
         if found is None:
             return None

@@ -6,7 +6,6 @@ so the hot path does not pay for a second model validation.
 
 from __future__ import annotations
 
-import copy
 import uuid
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
@@ -181,9 +180,9 @@ def referral_message(
     for full_url, resource in discharge.resources.items():
         if resource.get("resourceType") == "MessageHeader":
             continue
+        # A shallow copy: the input's nested values are shared, never changed (only encoded).
         res = dict(resource)
         if full_url in by_ref:
-            res = copy.deepcopy(dict(resource))
             extensions = res.get("extension") or []  # may be absent or an explicit null
             res["extension"] = [*extensions, change_extension(by_ref[full_url], canonical)]
         copied.append({"fullUrl": full_url, "resource": res})
