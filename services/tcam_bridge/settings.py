@@ -93,6 +93,25 @@ class Settings(BaseSettings):
     retry_backoff_ms: int = Field(
         200, ge=0, description="First retry delay (ms); doubles each try."
     )
+    batch_max_records: int = Field(
+        100,
+        ge=1,
+        description="Most discharges the pipeline takes in one batch: processed one by one, "
+        "their outputs published together, one commit.",
+    )
+    fetch_max_wait_ms: int = Field(
+        500,
+        ge=0,
+        description="Longest the broker may hold a fetch waiting for data (consumer "
+        "fetch_max_wait_ms). Apache Kafka answers as soon as data arrives; the embedded broker "
+        "(tansu) holds a waiting fetch this long even then, so `tcam demo` and the tests set "
+        "it low.",
+    )
+    linger_ms: int = Field(
+        5,
+        ge=0,
+        description="How long the output producer waits to fill a produce request (ms).",
+    )
 
     # Stores and web (risk log, pharmacy inbox)
     database_url: SecretStr = Field(

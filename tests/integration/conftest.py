@@ -47,6 +47,9 @@ def settings_for(embedded: EmbeddedBroker, **overrides: object) -> Settings:
             "topic_unrouted": f"t{run}.referrals.unrouted.v1",
             "topic_findings": f"t{run}.safety.findings.v1",
             "retry_backoff_ms": 50,
+            # tansu holds a waiting fetch for the whole wait, even when data arrives (see
+            # TCAM_FETCH_MAX_WAIT_MS in README)
+            "fetch_max_wait_ms": 10,
             **overrides,
         }
     )

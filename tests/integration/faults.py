@@ -122,6 +122,7 @@ def env_for(settings: Settings, **extra: str) -> dict[str, str]:
         "topic_unrouted",
         "topic_findings",
         "retry_backoff_ms",
+        "fetch_max_wait_ms",
     ):
         env[f"TCAM_{name.upper()}"] = str(getattr(settings, name))
     env["TCAM_ENABLE_IDEMPOTENCE"] = "false"
@@ -400,9 +401,9 @@ async def read_all(settings: Settings, timeout: float = 60.0) -> Collected:
         ]
         if not partitions:
             return collected
+        ends = await end_offsets(settings.bootstrap_servers, partitions)
         consumer.assign(partitions)
         await consumer.seek_to_beginning(*partitions)
-        ends: dict[TopicPartition, int] = await consumer.end_offsets(partitions)
         deadline = time.monotonic() + timeout
         while [tp for tp in partitions if await consumer.position(tp) < ends[tp]]:
             assert time.monotonic() < deadline, "timed out reading the output topics"
@@ -422,6 +423,33 @@ def write_artifact(name: str, data: JSON) -> Path:
     return path
 
 
+async def end_offsets(
+    bootstrap_servers: str, partitions: list[TopicPartition], timeout: float = 30.0
+) -> dict[TopicPartition, int]:
+    """The end offset of each partition: the high watermark of a fetch response.
+
+    Not ListOffsets (``AIOKafkaConsumer.end_offsets``) alone: tansu answers it with the base
+    offset of the partition's last record batch plus one, short of the end when a producer
+    packed several records into that batch (as the pipeline's output producer does). The
+    fetch from that offset gets the right high watermark."""
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap_servers, enable_auto_commit=False, fetch_max_wait_ms=10
+    )
+    await consumer.start()
+    try:
+        listed = await consumer.end_offsets(partitions)
+        consumer.assign(partitions)
+        for tp in partitions:
+            consumer.seek(tp, max(listed[tp] - 1, 0))
+        deadline = time.monotonic() + timeout
+        while any(consumer.highwater(tp) is None for tp in partitions):
+            assert time.monotonic() < deadline, "timed out fetching high watermarks"
+            await consumer.getmany(timeout_ms=100)
+        return {tp: max(consumer.highwater(tp), listed[tp]) for tp in partitions}
+    finally:
+        await consumer.stop()
+
+
 async def group_offsets(settings: Settings, topic: str) -> tuple[dict[int, int], dict[int, int]]:
     """The pipeline group's committed offset and the end offset of each partition of ``topic``.
 
@@ -437,7 +465,7 @@ async def group_offsets(settings: Settings, topic: str) -> tuple[dict[int, int],
         await consumer.topics()
         partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
         committed = {tp.partition: (await consumer.committed(tp)) or 0 for tp in partitions}
-        ends = await consumer.end_offsets(partitions)
+        ends = await end_offsets(settings.bootstrap_servers, partitions)
         return committed, {tp.partition: offset for tp, offset in ends.items()}
     finally:
         await consumer.stop()

@@ -34,6 +34,7 @@ def env_for(settings: object, **extra: str) -> dict[str, str]:
     ):
         env[f"TCAM_{name.upper()}"] = str(getattr(settings, name))
     env["TCAM_ENABLE_IDEMPOTENCE"] = "false"
+    env["TCAM_FETCH_MAX_WAIT_MS"] = "10"  # tansu holds a fetch for the whole wait
     env.update(extra)
     return env
 

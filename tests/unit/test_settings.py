@@ -42,6 +42,7 @@ def test_defaults_without_environment() -> None:
     assert s.refer_min_medicines == 5
     assert s.sasl_password is None
     assert s.pharmacy_topic("FA5T2") == "tcam.pharmacy.FA5T2.referrals.v1"
+    assert (s.batch_max_records, s.fetch_max_wait_ms, s.linger_ms) == (100, 500, 5)
 
 
 def test_environment_variables_with_the_tcam_prefix_override_defaults(
@@ -79,6 +80,9 @@ def test_environment_variables_without_the_prefix_are_ignored(
         ("TCAM_MAX_MESSAGE_BYTES", "10"),
         ("TCAM_STAGE1_HOURS", "0"),
         ("TCAM_LOG_LEVEL", "CHATTY"),
+        ("TCAM_BATCH_MAX_RECORDS", "0"),
+        ("TCAM_FETCH_MAX_WAIT_MS", "-1"),
+        ("TCAM_LINGER_MS", "-5"),
     ],
 )
 def test_invalid_environment_values_are_refused(
@@ -315,3 +319,37 @@ def test_output_producer_config_passes_sasl_and_tls_through(tmp_path: Path) -> N
     )
     assert plain["security_protocol"] == "PLAINTEXT" and plain["enable_idempotence"] is False
     assert not {"sasl_mechanism", "ssl_context"} & set(plain)
+
+
+def test_batching_settings_reach_the_pipeline_consumer_and_producer(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from tcam_bridge.adapters.kafka_config import pipeline_producer_config, producer_config
+    from tcam_bridge.pipeline.app import build_pipeline
+
+    monkeypatch.setenv("TCAM_BATCH_MAX_RECORDS", "7")
+    monkeypatch.setenv("TCAM_FETCH_MAX_WAIT_MS", "10")
+    monkeypatch.setenv("TCAM_LINGER_MS", "2")
+    settings = Settings()
+    config = pipeline_producer_config(settings)
+    assert config["linger_ms"] == 2
+    assert config["max_batch_size"] >= 256 * 1024  # a batch's acks in one request
+    assert producer_config(settings).items() <= config.items()
+    assert "linger_ms" not in producer_config(settings)  # it is also the base of consumer options
+
+    pipeline = build_pipeline(settings, core_config(settings, date(2026, 1, 1)), logger=None)
+    [subscriber] = pipeline.broker.subscribers
+    assert getattr(subscriber, "max_records", None) == 7
+    assert subscriber._connection_args["fetch_max_wait_ms"] == 10  # type: ignore[attr-defined]
+
+
+def test_the_demo_shortens_the_fetch_wait_on_the_embedded_broker_unless_it_was_set(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from tcam_bridge.demo import EMBEDDED_FETCH_MAX_WAIT_MS, embedded_settings
+
+    demo = embedded_settings(Settings().model_copy(update={"enable_idempotence": False}), "h:1")
+    assert demo.bootstrap_servers == "h:1"
+    assert demo.fetch_max_wait_ms == EMBEDDED_FETCH_MAX_WAIT_MS < Settings().fetch_max_wait_ms
+    monkeypatch.setenv("TCAM_FETCH_MAX_WAIT_MS", "250")
+    assert embedded_settings(Settings(), "h:1").fetch_max_wait_ms == 250

@@ -65,8 +65,15 @@ def broker_options(settings: Settings) -> dict[str, Any]:
     }
 
 
+# Per partition. aiokafka sends one batch per partition per request and blocks a send while
+# its partition's batch is full: the default (16 KiB) would split a batch of acks or referrals
+# over many round trips. Under Apache Kafka's default message.max.bytes (1 MiB).
+PRODUCER_BATCH_BYTES = 512 * 1024
+
+
 def producer_config(settings: Settings) -> dict[str, Any]:
-    """Keyword arguments for the pipeline's own ``aiokafka.AIOKafkaProducer``.
+    """Keyword arguments for an ``aiokafka.AIOKafkaProducer`` of the project (connection,
+    security, durability).
 
     ``max_request_size`` leaves room for a referral built from a message at the size limit.
     """
@@ -89,3 +96,13 @@ def producer_config(settings: Settings) -> dict[str, Any]:
         config["sasl_plain_username"] = settings.sasl_username
         config["sasl_plain_password"] = settings.sasl_password.get_secret_value()
     return config
+
+
+def pipeline_producer_config(settings: Settings) -> dict[str, Any]:
+    """Keyword arguments for the pipeline's output producer: ``producer_config`` plus batching,
+    so that the outputs of a batch of discharges travel in few produce requests."""
+    return {
+        **producer_config(settings),
+        "linger_ms": settings.linger_ms,
+        "max_batch_size": PRODUCER_BATCH_BYTES,
+    }

@@ -1,39 +1,52 @@
-"""The pipeline service: consume discharges, publish referral, findings and ack, then commit.
+"""The pipeline service: consume discharges in batches, publish referral, findings and ack, then
+commit.
+
+Batches: the subscriber reads up to ``batch_max_records`` discharges at a time (FastStream's
+batch mode). Each is processed on its own, exactly as if it came alone, and its outputs are sent
+as soon as it is processed, while the next one is: first its referral, findings event and dead
+letter, then, once the broker has acknowledged those, its ack. Sends in flight together are
+packed by the producer into few produce requests. Once every message of the batch is answered,
+one commit for the batch. An ack is never sent before the referral, findings and dead letter of
+its own message are on the broker.
 
 Delivery: at-least-once. The subscriber uses ``AckPolicy.MANUAL`` (FastStream's Kafka default,
-ACK_FIRST, auto-commits before processing, which could lose a discharge). The offset is committed
-only after every output record has been acknowledged by the broker. Records carry ids derived
-from the input message id, so a redelivery re-publishes the same referral and ack, never a
-second, different one.
+ACK_FIRST, auto-commits before processing, which could lose a discharge). An offset is committed
+only after every output record of that message, and of every message before it on its
+partition, has been acknowledged by the broker. Records carry ids derived from the input message
+id, so a redelivery re-publishes the same referral and ack, never a second, different one.
 
 Failures: a message the core rejects gets a ``fatal-error`` ack and a dead-letter record (the
-original bytes untouched, with headers saying why). A publish failure is retried with
-exponential backoff ``max_attempts`` times; if the broker still cannot take the outputs the
-offset is not committed and the message is redelivered (nothing is acked unwritten). A bug in
-the core does not stop the partition: the message is dead-lettered with a ``transient-error``
-ack so it can be replayed after a fix.
+original bytes untouched, with headers saying why). A failed publish is retried, per message,
+with exponential backoff, ``max_attempts`` tries in all; a message whose outputs still cannot be
+published is dead-lettered (``delivery-failed``) with a ``transient-error`` ack, and the rest of
+its batch goes on. If even that cannot be published (the broker is down), the batch is committed
+only up to that message and its partition is rewound to it: it and everything after it come
+back (nothing is acked unwritten). A bug in the core does not stop the partition: the message is
+dead-lettered with a ``transient-error`` ack so it can be replayed after a fix.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import hashlib
 import traceback
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import Annotated, Any
 
-from aiokafka import AIOKafkaProducer, ConsumerRecord
-from aiokafka.errors import MessageSizeTooLargeError
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
+from aiokafka.errors import IllegalStateError, MessageSizeTooLargeError
 from faststream import AckPolicy, FastStream
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 from faststream.message import StreamMessage
 from faststream.specification import AsyncAPI
+from pydantic import WithJsonSchema
 
 from tcam_bridge import __version__
-from tcam_bridge.adapters.kafka_config import broker_options, producer_config
+from tcam_bridge.adapters.kafka_config import broker_options, pipeline_producer_config
 from tcam_bridge.core import fhir_out
 from tcam_bridge.core.fhir_in import identify
 from tcam_bridge.core.issue import Issue, Severity
@@ -56,24 +69,39 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-async def _raw_body(msg: StreamMessage[Any]) -> bytes:
-    """Hand the handler the bytes as received: validation is the core's job, not FastStream's."""
+Batch = tuple[ConsumerRecord[bytes, bytes], ...]
+
+# The handler gets the bodies of a batch as a list; the AsyncAPI contract still describes one
+# message on the channel: one binary FHIR Bundle.
+Bodies = Annotated[list[bytes], WithJsonSchema({"type": "string", "format": "binary"})]
+
+# How long one poll waits for a first record when the topic is idle. FastStream sleeps as long
+# again after an empty poll, so this bounds the extra latency of a message arriving at rest
+# (about 2 x 20 ms); an idle pipeline polls 25 times a second, which costs next to nothing.
+BATCH_TIMEOUT_MS = 20
+
+
+async def _raw_body(msg: StreamMessage[Any]) -> Any:
+    """Hand the handler the bytes as received (a list of them, for a batch): validation is the
+    core's job, not FastStream's."""
     return msg.body
 
 
-async def _tolerant_parser(
-    record: ConsumerRecord[bytes, bytes], original: Callable[[Any], Awaitable[Any]]
-) -> Any:
+async def _tolerant_parser(batch: Batch, original: Callable[[Any], Awaitable[Any]]) -> Any:
     """FastStream's parser fails on a header value that is not UTF-8, before any handler runs,
-    and the record would be skipped by the next commit. Parse a copy with readable headers and
-    keep the original record (for the dead letter and the commit)."""
+    and the batch would be skipped by the next commit. Parse copies with readable headers and
+    keep the original records (for the dead letters and the commit)."""
     try:
-        return await original(record)
+        return await original(batch)
     except UnicodeDecodeError:
-        readable = [(k, v.decode("utf-8", "replace").encode()) for k, v in record.headers]
-        message = await original(dataclasses.replace(record, headers=readable))
-        message.raw_message = record
+        message = await original(tuple(_readable(record) for record in batch))
+        message.raw_message = batch
         return message
+
+
+def _readable(record: ConsumerRecord[bytes, bytes]) -> ConsumerRecord[bytes, bytes]:
+    readable = [(k, v.decode("utf-8", "replace").encode()) for k, v in record.headers]
+    return dataclasses.replace(record, headers=readable)
 
 
 class Pipeline:
@@ -128,10 +156,13 @@ def build_pipeline(
         description="TCAM Bridge: discharge medicines to community pharmacy referrals.",
     )
     outputs = _declare_publishers(broker, settings)
-    pipeline = Pipeline(broker, producer_config(settings))
+    pipeline = Pipeline(broker, pipeline_producer_config(settings))
 
     @broker.subscriber(
         settings.topic_discharge,
+        batch=True,
+        max_records=settings.batch_max_records,
+        batch_timeout_ms=BATCH_TIMEOUT_MS,
         group_id=settings.consumer_group,
         auto_offset_reset="earliest",
         ack_policy=AckPolicy.MANUAL,
@@ -140,67 +171,53 @@ def build_pipeline(
         # Generous fetch sizes: a message over the limit must still be read, to be rejected.
         fetch_max_bytes=64 * 1024 * 1024,
         max_partition_fetch_bytes=32 * 1024 * 1024,
+        fetch_max_wait_ms=settings.fetch_max_wait_ms,
         title="discharge",
         description=(
             "FHIR R4 message Bundles (event discharge-medications) from hospital EPRs, keyed by "
             "NHS number. Contract: contracts/discharge-message.md."
         ),
     )
-    async def on_discharge(body: bytes, msg: KafkaMessage) -> None:
-        record = msg.raw_message
-        assert not isinstance(record, tuple)  # a single-message subscriber, not a batch
-        source = _Source(record.topic, record.partition, record.offset, record.key, record.headers)
-        log = logger.bind(topic=source.topic, partition=source.partition, offset=source.offset)
+    async def on_discharge(bodies: Bodies, msg: KafkaMessage) -> None:
+        raw = msg.raw_message
+        batch: Batch = raw if isinstance(raw, tuple) else (raw,)
+        deliveries: list[asyncio.Task[None]] = []
         try:
-            outcome = process(body, key=source.key, config=core, now=clock())
-        except Exception as exc:
-            log.error("core_failed", error=type(exc).__name__, where=_where(exc))
-            outcome = _transient_failure(
-                body, source, core, clock(), error_class="processing-error", why=_INTERNAL_ERROR
-            )
-        if outcome.evaluation is not None:
-            for failure in outcome.evaluation.failures:
-                log.error(
-                    "rule_failed",
-                    rule_id=failure.rule_id,
-                    error=failure.error,
-                    message_id=outcome.message_id,
+            messages = []
+            for record, body in zip(batch, bodies, strict=True):
+                m = _handle(record, body, core, settings, clock, logger)
+                messages.append(m)
+                # Its outputs leave now, while the next message is processed (its ack once its
+                # own referral and findings are on the broker): a message's latency is its own
+                # work, not its batch's. The producer still packs concurrent sends together.
+                deliveries.append(
+                    asyncio.create_task(_deliver_batch(pipeline.producer, [m], settings))
                 )
-        records = [_with_source(r, source) if r.kind == "ack" else r for r in outcome.records]
-        dlq = _dead_letter(outcome, record.value, source, settings) if outcome.dead_letter else None
-        delivered = await _deliver(pipeline.producer, records, dlq, settings, log)
-        if not delivered:
-            # Bounded retry: dead-letter the message so it cannot block its partition. If even
-            # that fails (the broker is down), leave it uncommitted: it comes back.
-            outcome = _transient_failure(
-                body,
-                source,
-                core,
-                clock(),
-                error_class="delivery-failed",
-                why=_DELIVERY_FAILED,
-                attempts=settings.max_attempts,
-            )
-            records = [_with_source(r, source) for r in outcome.records]
-            dlq = _dead_letter(outcome, record.value, source, settings)
-            if not await _deliver(pipeline.producer, records, dlq, settings, log):
-                await asyncio.sleep(settings.retry_backoff_ms / 1000)
-                await msg.nack()  # not committed: the same message comes back
-                return
-            log.error("dead_lettered_after_retries", attempts=settings.max_attempts)
-        await msg.ack()
-        log.info(
-            "discharge_processed",
-            message_id=outcome.message_id,
-            correlation_id=outcome.correlation_id,
-            response=outcome.response,
-            referral_id=outcome.referral_id,
-            referral=outcome.decision.status.value if outcome.decision else None,
-            pharmacy_ods=outcome.decision.pharmacy_ods if outcome.decision else None,
-            rules=[f.rule_id for f in outcome.evaluation.findings] if outcome.evaluation else [],
-            issues=[i.reason for i in outcome.issues if i.severity is not Severity.INFORMATION],
-            dead_lettered=dlq is not None,
-        )
+                await asyncio.sleep(0)  # let the consumer's heartbeat through between messages
+            await asyncio.gather(*deliveries)
+            failed = [m for m in messages if not m.delivered]
+            if failed:
+                # Bounded retry: dead-letter each such message so it cannot block its partition.
+                # If even that fails (the broker is down), leave it uncommitted: it comes back.
+                for m in failed:
+                    m.delivery_failed(core, clock(), settings)
+                await _deliver_batch(pipeline.producer, failed, settings)
+                for m in failed:
+                    if m.delivered:
+                        m.log.error("dead_lettered_after_retries", attempts=settings.max_attempts)
+        except BaseException:
+            for task in deliveries:
+                task.cancel()
+            await msg.nack()  # nothing of this batch is committed: all of it comes back
+            raise
+        if all(m.delivered for m in messages):
+            await msg.ack()  # one commit: the end of the batch on each of its partitions
+            committed = messages
+        else:
+            committed = await _commit_delivered(msg, messages, logger)
+            await asyncio.sleep(settings.retry_backoff_ms / 1000)  # not straight back at it
+        for m in committed:
+            m.log_processed()
 
     del on_discharge, outputs
     return pipeline
@@ -277,6 +294,104 @@ def _declare_publishers(broker: KafkaBroker, settings: Settings) -> tuple[object
             schema=bytes,
         ),
     )
+
+
+class _Message:
+    """One discharge of a batch: where it came from, what the core made of it, what to publish."""
+
+    __slots__ = ("body", "delivered", "dlq", "log", "outcome", "records", "source", "value")
+
+    def __init__(
+        self,
+        source: _Source,
+        value: bytes | None,
+        outcome: Outcome,
+        log: Any,
+        settings: Settings,
+    ) -> None:
+        self.source = source
+        self.value = value  # None for a tombstone: dead-lettered as such
+        self.body = value or b""
+        self.log = log
+        self.delivered = False
+        self._set(outcome, settings)
+
+    def _set(self, outcome: Outcome, settings: Settings) -> None:
+        self.outcome = outcome
+        self.records = [
+            _with_source(r, self.source) if r.kind == "ack" else r for r in outcome.records
+        ]
+        self.dlq = (
+            _dead_letter(outcome, self.value, self.source, settings)
+            if outcome.dead_letter
+            else None
+        )
+
+    @property
+    def first(self) -> list[Record]:
+        """What must be on the broker before the ack: referral, findings, dead letter."""
+        return [r for r in self.records if r.kind != "ack"] + ([self.dlq] if self.dlq else [])
+
+    @property
+    def acks(self) -> list[Record]:
+        return [r for r in self.records if r.kind == "ack"]
+
+    def delivery_failed(self, core: CoreConfig, now: datetime, settings: Settings) -> None:
+        """Replace the outputs by a ``delivery-failed`` dead letter and a transient-error ack."""
+        outcome = _transient_failure(
+            self.body,
+            self.source,
+            core,
+            now,
+            error_class="delivery-failed",
+            why=_DELIVERY_FAILED,
+            attempts=settings.max_attempts,
+        )
+        self._set(outcome, settings)
+
+    def log_processed(self) -> None:
+        outcome = self.outcome
+        self.log.info(
+            "discharge_processed",
+            message_id=outcome.message_id,
+            correlation_id=outcome.correlation_id,
+            response=outcome.response,
+            referral_id=outcome.referral_id,
+            referral=outcome.decision.status.value if outcome.decision else None,
+            pharmacy_ods=outcome.decision.pharmacy_ods if outcome.decision else None,
+            rules=[f.rule_id for f in outcome.evaluation.findings] if outcome.evaluation else [],
+            issues=[i.reason for i in outcome.issues if i.severity is not Severity.INFORMATION],
+            dead_lettered=self.dlq is not None,
+        )
+
+
+def _handle(
+    record: ConsumerRecord[bytes, bytes],
+    body: bytes,
+    core: CoreConfig,
+    settings: Settings,
+    clock: Clock,
+    logger: Any,
+) -> _Message:
+    """Run the core on one record of a batch, exactly as if it had come alone."""
+    source = _Source(record.topic, record.partition, record.offset, record.key, record.headers)
+    log = logger.bind(topic=source.topic, partition=source.partition, offset=source.offset)
+    try:
+        outcome = process(body, key=source.key, config=core, now=clock())
+    except Exception as exc:
+        log.error("core_failed", error=type(exc).__name__, where=_where(exc))
+        outcome = _transient_failure(
+            body, source, core, clock(), error_class="processing-error", why=_INTERNAL_ERROR
+        )
+    if outcome.evaluation is not None:
+        for failure in outcome.evaluation.failures:
+            log.error(
+                "rule_failed",
+                rule_id=failure.rule_id,
+                error=failure.error,
+                message_id=outcome.message_id,
+            )
+    return _Message(source, record.value, outcome, log, settings)
 
 
 class _Source:
@@ -385,29 +500,91 @@ def _dead_letter(
     return Record(settings.topic_dlq, source.key, value, (*source.headers, *extra), "dead-letter")
 
 
-async def _deliver(
+async def _deliver_batch(
+    producer: AIOKafkaProducer, messages: Sequence[_Message], settings: Settings
+) -> None:
+    """Publish the outputs of every message at once: first all referrals, findings and dead
+    letters, then the acks of the messages whose first records the broker has acknowledged.
+    A message is ``delivered`` once the broker has acknowledged all of its records."""
+    logs = [m.log for m in messages]
+    first = await _publish_all(producer, [m.first for m in messages], logs, settings)
+    acks = [m.acks if ok else [] for m, ok in zip(messages, first, strict=True)]
+    answered = await _publish_all(producer, acks, logs, settings)
+    for m, ok, acked in zip(messages, first, answered, strict=True):
+        m.delivered = ok and acked
+
+
+async def _publish_all(
     producer: AIOKafkaProducer,
-    records: Sequence[Record],
-    dlq: Record | None,
+    groups: Sequence[Sequence[Record]],
+    logs: Sequence[Any],
     settings: Settings,
-    log: Any,
-) -> bool:
-    """Publish the records, the ack last; True once the broker has acknowledged all of them."""
-    acks = [r for r in records if r.kind == "ack"]
-    first = [r for r in records if r.kind != "ack"] + ([dlq] if dlq else [])
-    for batch in (first, acks):
-        if batch and not await _with_retry(_publisher(producer, batch), settings, log):
-            return False
-    return True
+) -> list[bool]:
+    """Send every record of every group concurrently (the producer batches them) and wait for
+    the broker. A group's failed records are retried with exponential backoff, ``max_attempts``
+    tries in all; True for each group whose records were all acknowledged."""
+    pending = {i: list(group) for i, group in enumerate(groups) if group}
+    delay = settings.retry_backoff_ms / 1000
+    for attempt in range(1, settings.max_attempts + 1):
+        sends = [(i, record) for i, records in pending.items() for record in records]
+        results = await asyncio.gather(
+            *(_publish(producer, record) for _, record in sends), return_exceptions=True
+        )
+        failed: dict[int, list[Record]] = {}
+        errors: dict[int, BaseException] = {}
+        for (i, record), result in zip(sends, results, strict=True):
+            if isinstance(result, BaseException):
+                if not isinstance(result, Exception):
+                    raise result
+                failed.setdefault(i, []).append(record)
+                errors.setdefault(i, result)
+        for i, exc in errors.items():
+            logs[i].warning("publish_failed", attempt=attempt, error=type(exc).__name__)
+        pending = failed
+        if not pending:
+            break
+        if attempt < settings.max_attempts:
+            await asyncio.sleep(delay)
+            delay *= 2
+    return [i not in pending for i in range(len(groups))]
 
 
-def _publisher(
-    producer: AIOKafkaProducer, batch: Sequence[Record]
-) -> Callable[[], Awaitable[object]]:
-    def send() -> Awaitable[object]:
-        return asyncio.gather(*(_publish(producer, r) for r in batch))
-
-    return send
+async def _commit_delivered(
+    msg: KafkaMessage, messages: Sequence[_Message], logger: Any
+) -> list[_Message]:
+    """Rewind each partition of the batch to its first undelivered message and commit it up to
+    there: that message, and whatever follows it, comes back. Returns the messages committed."""
+    consumer = msg.consumer
+    if not isinstance(consumer, AIOKafkaConsumer):  # pragma: no cover - a real broker's consumer
+        await msg.nack()
+        return []
+    first: dict[TopicPartition, int] = {}
+    end: dict[TopicPartition, int] = {}
+    stuck: dict[TopicPartition, int] = {}
+    for m in messages:
+        tp, offset = TopicPartition(m.source.topic, m.source.partition), m.source.offset
+        first[tp] = min(first.get(tp, offset), offset)
+        end[tp] = max(end.get(tp, offset + 1), offset + 1)
+        if not m.delivered:
+            stuck[tp] = min(stuck.get(tp, offset), offset)
+    for tp, offset in stuck.items():
+        # Before the commit, which may fail: a partition left unrewound would be committed past
+        # the message by the next batch. One no longer assigned goes back to its committed offset.
+        with contextlib.suppress(IllegalStateError):
+            consumer.seek(tp, offset)
+    upto = {tp: stuck.get(tp, offset) for tp, offset in end.items()}
+    logger.error(
+        "batch_rewound",
+        partitions={f"{tp.topic}:{tp.partition}": offset for tp, offset in stuck.items()},
+    )
+    progress = {tp: offset for tp, offset in upto.items() if offset > first[tp]}
+    if progress:
+        await consumer.commit(progress)
+    return [
+        m
+        for m in messages
+        if m.source.offset < upto[TopicPartition(m.source.topic, m.source.partition)]
+    ]
 
 
 async def _publish(producer: AIOKafkaProducer, record: Record) -> None:
@@ -431,17 +608,3 @@ async def _publish(producer: AIOKafkaProducer, record: Record) -> None:
 
 def _own_headers(record: Record) -> list[tuple[str, bytes]]:
     return [(k, v) for k, v in record.headers if k.startswith("tcam-")]
-
-
-async def _with_retry(send: Callable[[], Awaitable[object]], settings: Settings, log: Any) -> bool:
-    delay = settings.retry_backoff_ms / 1000
-    for attempt in range(1, settings.max_attempts + 1):
-        try:
-            await send()
-            return True
-        except Exception as exc:
-            log.warning("publish_failed", attempt=attempt, error=type(exc).__name__)
-            if attempt < settings.max_attempts:
-                await asyncio.sleep(delay)
-                delay *= 2
-    return False
