@@ -41,6 +41,7 @@ from aiokafka.errors import IllegalStateError, MessageSizeTooLargeError
 from faststream import AckPolicy, FastStream
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
+from faststream.kafka.subscriber.usecase import BatchSubscriber
 from faststream.message import StreamMessage
 from faststream.specification import AsyncAPI
 from pydantic import WithJsonSchema
@@ -142,6 +143,35 @@ class Pipeline:
         return await self.broker.publish(raw, topic, **kwargs)
 
 
+def subscribe_discharges(
+    broker: KafkaBroker,
+    settings: Settings,
+    *,
+    title: str | None = None,
+    description: str | None = None,
+) -> BatchSubscriber:
+    """The subscriber through which the pipeline reads the discharge topic: batches of up to
+    ``batch_max_records``, its consumer group, manual commits, the raw bodies. One place, so the
+    benchmark's ceilings read exactly as the pipeline does."""
+    return broker.subscriber(
+        settings.topic_discharge,
+        batch=True,
+        max_records=settings.batch_max_records,
+        batch_timeout_ms=BATCH_TIMEOUT_MS,
+        group_id=settings.consumer_group,
+        auto_offset_reset="earliest",
+        ack_policy=AckPolicy.MANUAL,
+        decoder=_raw_body,
+        parser=_tolerant_parser,
+        # Generous fetch sizes: a message over the limit must still be read, to be rejected.
+        fetch_max_bytes=64 * 1024 * 1024,
+        max_partition_fetch_bytes=32 * 1024 * 1024,
+        fetch_max_wait_ms=settings.fetch_max_wait_ms,
+        title=title,
+        description=description,
+    )
+
+
 def build_pipeline(
     settings: Settings,
     core: CoreConfig,
@@ -158,20 +188,9 @@ def build_pipeline(
     outputs = _declare_publishers(broker, settings)
     pipeline = Pipeline(broker, pipeline_producer_config(settings))
 
-    @broker.subscriber(
-        settings.topic_discharge,
-        batch=True,
-        max_records=settings.batch_max_records,
-        batch_timeout_ms=BATCH_TIMEOUT_MS,
-        group_id=settings.consumer_group,
-        auto_offset_reset="earliest",
-        ack_policy=AckPolicy.MANUAL,
-        decoder=_raw_body,
-        parser=_tolerant_parser,
-        # Generous fetch sizes: a message over the limit must still be read, to be rejected.
-        fetch_max_bytes=64 * 1024 * 1024,
-        max_partition_fetch_bytes=32 * 1024 * 1024,
-        fetch_max_wait_ms=settings.fetch_max_wait_ms,
+    @subscribe_discharges(
+        broker,
+        settings,
         title="discharge",
         description=(
             "FHIR R4 message Bundles (event discharge-medications) from hospital EPRs, keyed by "
