@@ -5,7 +5,7 @@ its own topics (a unique prefix) and consumer group, so measurements cannot see 
 records. The services under test run as separate processes (``python -m tcam_bridge run`` or
 ``python -m benchmarks.ceiling``), configured through ``TCAM_*`` variables like a deployment,
 so their memory is their own and the driver's work (publishing, reading outputs) does not run on
-their event loop.
+their event loop. Every one of them gets the same ``ConsumerSettings`` (batch size, fetch wait).
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPa
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from benchmarks.workload import PHARMACIES, Message
+from tcam_bridge.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[1]
 MIB = 1024 * 1024
@@ -37,9 +38,18 @@ FHIR_JSON = [("content-type", b"application/fhir+json")]
 
 @dataclass(frozen=True, slots=True)
 class Topics:
-    """One measurement's topics, all under a unique prefix."""
+    """One measurement's topics, all under a unique prefix.
+
+    The ack and findings topics get ``wide`` partitions (the others one): a pipeline consuming
+    one message at a time wrote each output record as its own batch, and tansu 0.6.0's memory
+    storage was seen to stop serving fetches of a partition, even from offset 0, once a tailing
+    consumer had read some 13,000 to 19,000 single-record batches of it. Batched consumption
+    packs records into fewer batches, but a lightly loaded pipeline still gets batches of one or
+    two messages: long runs keep every partition well below that count of batches.
+    """
 
     prefix: str
+    wide: int = 1
 
     @property
     def discharge(self) -> str:
@@ -77,6 +87,10 @@ class Topics:
     def outputs(self) -> list[str]:
         return [self.ack, self.dlq, self.findings, self.ceiling_out, *self.referrals]
 
+    def partitions(self, name: str) -> list[TopicPartition]:
+        count = self.wide if name in (self.ack, self.findings) else 1
+        return [TopicPartition(name, p) for p in range(count)]
+
     def env(self, bootstrap: str) -> dict[str, str]:
         """The ``TCAM_*`` settings a service process needs for these topics."""
         return {
@@ -89,22 +103,44 @@ class Topics:
             "TCAM_TOPIC_PHARMACY_TEMPLATE": self.pharmacy_template,
             "TCAM_TOPIC_UNROUTED": self.unrouted,
             "TCAM_TOPIC_FINDINGS": self.findings,
-            "TCAM_LOG_LEVEL": "INFO",  # the production default: three log lines per message
+            "TCAM_LOG_LEVEL": "INFO",  # the default: 2 FastStream lines a batch, 1 line a discharge
             "TCAM_LOG_FORMAT": "json",
         }
 
 
-def new_topics(label: str) -> Topics:
-    return Topics(f"bench-{label}-{uuid.uuid4().hex[:8]}")
+@dataclass(frozen=True, slots=True)
+class ConsumerSettings:
+    """How every service process under test consumes (``tcam run`` and the ceilings alike)."""
+
+    batch_max_records: int  # TCAM_BATCH_MAX_RECORDS: most discharges per batch
+    fetch_max_wait_ms: int  # TCAM_FETCH_MAX_WAIT_MS: longest the broker may hold a fetch
+
+    def env(self) -> dict[str, str]:
+        return {
+            "TCAM_BATCH_MAX_RECORDS": str(self.batch_max_records),
+            "TCAM_FETCH_MAX_WAIT_MS": str(self.fetch_max_wait_ms),
+        }
+
+
+# What a deployment gets when it sets neither (the settings' defaults).
+SERVICE_DEFAULTS = ConsumerSettings(
+    int(Settings.model_fields["batch_max_records"].default),
+    int(Settings.model_fields["fetch_max_wait_ms"].default),
+)
+LINGER_MS = int(Settings.model_fields["linger_ms"].default)  # every service process keeps it
+
+
+def new_topics(label: str, wide: int = 1) -> Topics:
+    return Topics(f"bench-{label}-{uuid.uuid4().hex[:8]}", wide)
 
 
 async def create_topics(bootstrap: str, topics: Topics, partitions: int) -> None:
-    """The discharge topic with ``partitions`` partitions, every output topic with one."""
+    """The discharge topic with ``partitions`` partitions, the outputs as ``Topics`` says."""
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
     await admin.start()
     try:
         wanted = [NewTopic(topics.discharge, partitions, 1)]
-        wanted += [NewTopic(name, 1, 1) for name in topics.outputs]
+        wanted += [NewTopic(name, len(topics.partitions(name)), 1) for name in topics.outputs]
         response = await admin.create_topics(wanted)
         errors = [(t, code) for t, code, *_ in response.topic_errors if code != 0]
         if errors:
@@ -153,9 +189,11 @@ class Reader:
     """Reads output topics from the start, with no consumer group; calls ``on_record`` with
     each record and the wall-clock time its batch was read."""
 
-    def __init__(self, bootstrap: str, topics: Iterable[str], on_record: OnRecord) -> None:
+    def __init__(
+        self, bootstrap: str, partitions: Iterable[TopicPartition], on_record: OnRecord
+    ) -> None:
         self._bootstrap = bootstrap
-        self._topics = list(topics)
+        self._partitions = list(partitions)
         self._on_record = on_record
         self._consumer: AIOKafkaConsumer | None = None
         self._task: asyncio.Task[None] | None = None
@@ -171,7 +209,7 @@ class Reader:
             max_partition_fetch_bytes=8 * MIB,
         )
         await consumer.start()
-        consumer.assign([TopicPartition(t, 0) for t in self._topics])  # outputs: 1 partition
+        consumer.assign(self._partitions)
         self._consumer = consumer
         self._task = asyncio.create_task(self._run(consumer))
 
@@ -217,16 +255,31 @@ class Service:
         self.process: subprocess.Popen[bytes] | None = None
 
     @classmethod
-    def pipeline(cls, topics: Topics, bootstrap: str, log_dir: Path, name: str) -> Service:
+    def pipeline(
+        cls,
+        topics: Topics,
+        bootstrap: str,
+        consumer: ConsumerSettings,
+        log_dir: Path,
+        name: str,
+    ) -> Service:
         argv = [sys.executable, "-m", "tcam_bridge", "run"]
-        return cls(name, argv, topics.env(bootstrap), log_dir / f"{name}.log")
+        env = {**topics.env(bootstrap), **consumer.env()}
+        return cls(name, argv, env, log_dir / f"{name}.log")
 
     @classmethod
     def ceiling(
-        cls, mode: str, topics: Topics, bootstrap: str, log_dir: Path, name: str
+        cls,
+        mode: str,
+        topics: Topics,
+        bootstrap: str,
+        consumer: ConsumerSettings,
+        log_dir: Path,
+        name: str,
     ) -> Service:
         argv = [sys.executable, "-m", "benchmarks.ceiling", mode, topics.ceiling_out]
-        return cls(name, argv, topics.env(bootstrap), log_dir / f"{name}.log")
+        env = {**topics.env(bootstrap), **consumer.env()}
+        return cls(name, argv, env, log_dir / f"{name}.log")
 
     @property
     def pid(self) -> int:
@@ -288,8 +341,8 @@ class Service:
 
     def received_times(self) -> dict[str, float]:
         """When this pipeline process started handling each discharge, by Bundle id: the time
-        of FastStream's "Received" log line before its ``discharge_processed`` line (the
-        subscriber handles one message at a time)."""
+        of FastStream's "Received" log line of its batch (one per batch, before the batch's
+        ``discharge_processed`` lines; the subscriber handles one batch at a time)."""
         out: dict[str, float] = {}
         received: float | None = None
         for line in self.log_path.read_text(errors="replace").splitlines():
@@ -298,8 +351,22 @@ class Service:
             elif '"discharge_processed"' in line and received is not None:
                 with contextlib.suppress(ValueError, KeyError):
                     out[str(json.loads(line)["message_id"])] = received
-                received = None
         return out
+
+    def batch_sizes(self) -> list[int]:
+        """Messages in each batch this process handled, in order (from its logs): per
+        FastStream "Received" line, the ``discharge_processed`` lines of the pipeline, or the
+        ``records`` of the ceiling's ``ceiling_batch`` line."""
+        sizes: list[int] = []
+        for line in self.log_path.read_text(errors="replace").splitlines():
+            if '"Received"' in line:
+                sizes.append(0)
+            elif sizes and '"discharge_processed"' in line:
+                sizes[-1] += 1
+            elif sizes and '"ceiling_batch"' in line:
+                with contextlib.suppress(ValueError, KeyError, TypeError):
+                    sizes[-1] += int(json.loads(line)["records"])
+        return [n for n in sizes if n]
 
     def log_tail(self, lines: int = 20) -> str:
         try:
@@ -387,14 +454,13 @@ def cpu_seconds(pid: int) -> float | None:
 
 @dataclass
 class CpuMeter:
-    """CPU time used by each party during a timed window: the process(es) under test, the
-    broker and this driver (publisher and reader)."""
+    """CPU time used by each party: the process(es) under test, the broker and this driver
+    (publisher and reader). A timed window is the difference of two snapshots."""
 
     pids: dict[str, int]  # name -> pid; the driver is always measured
-    _start: dict[str, float] = field(default_factory=dict)
-    used: dict[str, float] = field(default_factory=dict)  # CPU seconds in the window
 
-    def _now(self) -> dict[str, float]:
+    def snapshot(self) -> dict[str, float]:
+        """CPU seconds used so far by each party."""
         now = {"driver": time.process_time()}
         for name, pid in self.pids.items():
             seconds = cpu_seconds(pid)
@@ -402,22 +468,12 @@ class CpuMeter:
                 now[name] = seconds
         return now
 
-    def start(self) -> None:
-        self._start = self._now()
-
-    def stop(self) -> None:
-        end = self._now()
-        self.used = {k: end[k] - v for k, v in self._start.items() if k in end}
-
-    def per_message_ms(self, messages: int) -> dict[str, float]:
-        return {k: v * 1000 / messages for k, v in self.used.items()} if messages else {}
-
 
 async def stall_report(bootstrap: str, topics: Topics, partitions: int, acks_read: int) -> str:
     """Where a stalled flow stopped: discharges published vs committed by the pipeline's group,
     acks written vs read by the driver. Counts only."""
     discharge = [TopicPartition(topics.discharge, p) for p in range(partitions)]
-    ack = TopicPartition(topics.ack, 0)
+    acks = topics.partitions(topics.ack)
     # A consumer in the pipeline's group that never subscribes: it only asks for the group's
     # committed offsets, it does not join the group.
     consumer = AIOKafkaConsumer(
@@ -427,7 +483,7 @@ async def stall_report(bootstrap: str, topics: Topics, partitions: int, acks_rea
     )
     try:
         await consumer.start()
-        ends = await consumer.end_offsets([*discharge, ack])
+        ends = await consumer.end_offsets([*discharge, *acks])
         committed = [await consumer.committed(tp) or 0 for tp in discharge]
     except Exception as exc:  # a diagnosis must not hide the stall it describes
         return f"no diagnosis ({type(exc).__name__})"
@@ -436,6 +492,6 @@ async def stall_report(bootstrap: str, topics: Topics, partitions: int, acks_rea
     published, done = sum(ends[tp] for tp in discharge), sum(committed)
     return (
         f"discharge topic: {published:,} published, {done:,} committed by the pipeline's group"
-        f" (lag {published - done:,}); ack topic: {ends[ack]:,} written, {acks_read:,} read by"
-        " the driver"
+        f" (lag {published - done:,}); ack topic: {sum(ends[tp] for tp in acks):,} written,"
+        f" {acks_read:,} read by the driver (end offsets as the broker reports them)"
     )

@@ -1,22 +1,25 @@
 """The measurements that go through Kafka (the embedded broker).
 
 * ``drain``: pre-load N discharges, start one consumer process (a ceiling or ``tcam run``) and
-  time it draining them: from the creation time of the (W+1)-th completion record (the
-  ceiling's republished message, or the pipeline's ack; W = ``drain_warmup(N)``) to the moment
-  the driver reads the N-th one. Throughput is (N - W - 1) / that time, so it excludes process
-  start-up, the group join and the cold first messages. CPU time of the consumer, the broker
-  and the driver is measured over the same window.
+  time it draining them: from the creation time of the W-th completion record (the ceiling's
+  republished message, or the pipeline's ack) to the moment the driver reads the N-th one.
+  Throughput is (N - W) / that time, so it excludes process start-up, the group join and the
+  cold first messages. The consumers take messages in batches, so W is the end of a batch (the
+  first batch end at or after ``drain_warmup(N)``, from the process's logs): the window then
+  holds whole batches, their work included, and no record whose work was done before it. CPU
+  time of the consumer, the broker and the driver is measured over the same window.
 * ``latency_and_memory``: one ``tcam run`` process under a fixed offered load (publish time to
   the time the referral is read back), then a long run of many messages with a bounded backlog,
   sampling the process's VmRSS and VmHWM from /proc.
 * ``scale_out``: one or more ``tcam run`` processes in one consumer group over a discharge topic
   with several partitions, started and warmed up until every process is working, then timed
-  draining a burst of messages.
+  draining a burst of messages, from the start of its publication to the last ack read.
 """
 
 from __future__ import annotations
 
 import asyncio
+import math
 import statistics
 import time
 from collections import Counter
@@ -30,6 +33,7 @@ from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 
 from benchmarks.harness import (
     FHIR_JSON,
+    ConsumerSettings,
     CpuMeter,
     MemorySampler,
     Reader,
@@ -44,11 +48,12 @@ from benchmarks.harness import (
 )
 from benchmarks.workload import Message, discharge
 
-Kind = Literal["passthrough", "validate", "pipeline"]
+Kind = Literal["passthrough", "validate", "check", "pipeline"]
 Quantiles = tuple[float, float, float, float]  # p50, p95, p99, max
 KIND_NAMES: dict[Kind, str] = {
     "passthrough": "1. pass-through ceiling (decode, republish, commit)",
     "validate": "2. validation ceiling (1 + R4B Bundle.model_validate)",
+    "check": "2b. compiled-check ceiling (1 + compiled structure check, models if it defers)",
     "pipeline": "3. full pipeline (tcam run: every check, referral, findings, ack, commit)",
 }
 
@@ -57,12 +62,14 @@ KIND_NAMES: dict[Kind, str] = {
 class Drain:
     kind: Kind
     messages: int
-    warmup: int  # completions before the timing started
+    warmup: int  # completions before the timing started (the end of a batch when aligned)
     seconds: float
     peak_rss_mb: float
     hwm_mb: float
     outputs: dict[str, int]  # records read per output kind (pipeline only)
     cpu_ms: dict[str, float]  # CPU ms per timed message: consumer, broker, driver
+    batches: tuple[int, ...] = ()  # sizes of the timed batches (from the process's logs)
+    aligned: bool = True  # False: no batch ended in range, timed from completion W anyway
 
     @property
     def name(self) -> str:
@@ -70,51 +77,80 @@ class Drain:
 
     @property
     def per_second(self) -> float:
-        timed = self.messages - self.warmup - 1
+        timed = self.messages - self.warmup
         return timed / self.seconds if self.seconds > 0 else 0.0
+
+    @property
+    def mean_batch(self) -> float:
+        return sum(self.batches) / len(self.batches) if self.batches else 0.0
 
 
 @dataclass
 class _Completions:
-    """Completion records seen by the reader: count, first creation time, last read time."""
+    """Completion records seen by the reader, in the order they were written: each one's
+    creation time, the read time of the last, and CPU snapshots from the meter (at each of
+    the ``span`` completions from the ``skip``-th on, and at the last)."""
 
     target: int
-    skip: int = 0  # completions before the timing starts (the consumer's warm-up)
-    meter: CpuMeter | None = None  # started at the first timed completion, stopped at the last
+    skip: int = 0  # completions before the timing may start (the consumer's warm-up)
+    span: int = 0  # further completions at which a CPU snapshot is kept (one batch)
+    meter: CpuMeter | None = None
     count: int = 0
-    first_created: float | None = None
+    created: list[float] = field(default_factory=list)  # seconds since the epoch
+    snapshots: dict[int, dict[str, float]] = field(default_factory=dict)  # by completion count
     last_read: float = 0.0
     by_kind: Counter[str] = field(default_factory=Counter)
 
     def note(self, created_ms: int, read_at: float) -> None:
         self.count += 1
-        if self.count == self.skip + 1:
-            self.first_created = created_ms / 1000
-            if self.meter is not None:
-                self.meter.start()
+        self.created.append(created_ms / 1000)
+        if self.meter is not None and (
+            self.skip <= self.count <= self.skip + self.span or self.count == self.target
+        ):
+            self.snapshots[self.count] = self.meter.snapshot()
         if self.count == self.target:
             self.last_read = read_at
-            if self.meter is not None:
-                self.meter.stop()
-
-    @property
-    def cpu_ms(self) -> dict[str, float]:
-        timed = self.target - self.skip - 1
-        return self.meter.per_message_ms(timed) if self.meter is not None else {}
 
     @property
     def done(self) -> bool:
         return self.count >= self.target
 
-    @property
-    def seconds(self) -> float:
-        return self.last_read - (self.first_created or self.last_read)
+    def seconds_after(self, start: int) -> float:
+        """From the creation of completion ``start`` (1-based) to the read of the last."""
+        return self.last_read - self.created[start - 1]
+
+    def cpu_ms_after(self, start: int) -> dict[str, float]:
+        """CPU ms per completion after ``start``, by party, between their snapshots."""
+        end = self.snapshots.get(self.target)
+        return _per_message(self.snapshots.get(start), end, self.target - start)
+
+
+def _per_message(
+    begin: dict[str, float] | None, end: dict[str, float] | None, count: int
+) -> dict[str, float]:
+    """CPU ms per message by party between two ``CpuMeter.snapshot()``s."""
+    if begin is None or end is None or count <= 0:
+        return {}
+    return {k: (end[k] - v) * 1000 / count for k, v in begin.items() if k in end}
 
 
 def drain_warmup(messages: int) -> int:
     """Completions not timed at the start of a drain: a fresh process's first messages pay for
-    lazy imports and model builds (1/10 of the backlog, at most 50)."""
-    return min(50, messages // 10)
+    lazy imports and model builds (1/10 of the backlog, at most 50, at least 1). The timing
+    starts at the first batch end at or after this many."""
+    return max(1, min(50, messages // 10))
+
+
+def batch_end(sizes: list[int], at_least: int, below: int) -> int | None:
+    """The first end of a batch (a running total of ``sizes``) in ``[at_least, below)``."""
+    total = 0
+    for size in sizes:
+        total += size
+        if total >= below:
+            return None
+        if total >= at_least:
+            return total
+    return None
 
 
 async def drain(
@@ -123,12 +159,15 @@ async def drain(
     kind: Kind,
     messages: list[Message],
     partitions: int,
+    consumer: ConsumerSettings,
     log_dir: Path,
 ) -> Drain:
     topics = new_topics(kind)
     await create_topics(bootstrap, topics, partitions)
     await publish_all(bootstrap, topics.discharge, messages)
-    done = _Completions(len(messages), skip=drain_warmup(len(messages)))
+    done = _Completions(
+        len(messages), skip=drain_warmup(len(messages)), span=consumer.batch_max_records
+    )
     pipeline = kind == "pipeline"
     kinds = {
         topics.ack: "ack",
@@ -144,12 +183,13 @@ async def drain(
                 return
         done.note(record.timestamp, read_at)
 
-    reader = Reader(bootstrap, list(kinds) if pipeline else [topics.ceiling_out], on_record)
+    names = list(kinds) if pipeline else [topics.ceiling_out]
+    reader = Reader(bootstrap, [tp for n in names for tp in topics.partitions(n)], on_record)
     await reader.start()
     if pipeline:
-        service = Service.pipeline(topics, bootstrap, log_dir, f"drain-{kind}")
+        service = Service.pipeline(topics, bootstrap, consumer, log_dir, f"drain-{kind}")
     else:
-        service = Service.ceiling(kind, topics, bootstrap, log_dir, f"drain-{kind}")
+        service = Service.ceiling(kind, topics, bootstrap, consumer, log_dir, f"drain-{kind}")
     service.start()
     done.meter = CpuMeter({"consumer": service.pid, "broker": broker_pid})
     sampler = MemorySampler(service)
@@ -169,15 +209,27 @@ async def drain(
         await sampler.stop()
         service.stop()
         await reader.stop()
+    sizes = service.batch_sizes()
+    start = batch_end(sizes, done.skip, len(messages))
+    aligned = start is not None
+    if start is None:
+        start = done.skip
+    timed, total = [], 0
+    for size in sizes:
+        total += size
+        if total > start:
+            timed.append(size)
     return Drain(
         kind,
         len(messages),
-        done.skip,
-        done.seconds,
+        start,
+        done.seconds_after(start),
         sampler.peak_rss,
         sampler.hwm,
         dict(done.by_kind) if pipeline else {},
-        done.cpu_ms,
+        done.cpu_ms_after(start),
+        tuple(timed),
+        aligned,
     )
 
 
@@ -275,17 +327,20 @@ async def latency_and_memory(
     seconds: float,
     memory_messages: int,
     partitions: int,
+    consumer: ConsumerSettings,
     log_dir: Path,
     window: int = 200,
 ) -> tuple[list[Latency], MemoryRun]:
     """Latency under each offered load in ``rates`` (one after the other, the pipeline idle
     before each), then the memory run, all in one ``tcam run`` process."""
-    topics = new_topics("latency")
+    expected = 50 + sum(int(rate * seconds) for rate in rates) + memory_messages
+    topics = new_topics("latency", wide=max(1, math.ceil(expected / PER_PARTITION)))
     await create_topics(bootstrap, topics, partitions)
     flow = _Flow(set(topics.referrals), topics.ack)
-    reader = Reader(bootstrap, [topics.ack, *topics.referrals], flow.on_record)
+    watched = [tp for name in (topics.ack, *topics.referrals) for tp in topics.partitions(name)]
+    reader = Reader(bootstrap, watched, flow.on_record)
     await reader.start()
-    service = Service.pipeline(topics, bootstrap, log_dir, "latency-memory")
+    service = Service.pipeline(topics, bootstrap, consumer, log_dir, "latency-memory")
     service.start()
     sampler = MemorySampler(service)
     sampler.start()
@@ -387,6 +442,8 @@ async def _offered_load(
 
 
 STALL_SECONDS = 120
+PER_PARTITION = 8000  # most single-record batches per output partition (see harness.Topics)
+REFILL = 20  # the memory run publishes in chunks of this many, so batches hold several
 
 
 @dataclass(frozen=True, slots=True)
@@ -419,6 +476,8 @@ async def _memory_run(
     async def checkpoints() -> None:
         step = max(1, count // 10)
         for target in range(step, count + 1, step):
+            if points and points[-1].messages >= target:
+                continue  # a batch's acks came together: this tenth is already recorded
             await wait_until(partial(_reached, done, target), 10**6, "a checkpoint")
             memory = sampler.sample()
             points.append(MemoryPoint(done(), memory.rss_mb if memory else 0.0))
@@ -430,10 +489,12 @@ async def _memory_run(
     start = time.monotonic()
     try:
         for sent, m in enumerate(_messages(seed, start_index, count)):
-            if sent - done() >= window:
-                await wait_until(partial(_below, sent, done, window), STALL_SECONDS, "acks")
+            if sent - done() >= window:  # full: wait for room for a whole chunk
+                await wait_until(
+                    partial(_below, sent, done, window - REFILL), STALL_SECONDS, "acks"
+                )
             pending.append(await epr.send(topic, m.value, key=m.key, headers=FHIR_JSON))
-            if len(pending) >= 100:
+            if len(pending) >= REFILL:
                 await asyncio.gather(*pending)
                 pending.clear()
         await asyncio.gather(*pending)
@@ -470,7 +531,7 @@ class ScaleOut:
     processes: int
     partitions: int
     messages: int
-    seconds: float
+    seconds: float  # from the start of the burst's publication to the last ack read
     warmup_seconds: float  # start to every process working (group joins and rebalances)
     per_process: tuple[int, ...]  # measured messages each process handled
     partitions_by_process: tuple[tuple[int, ...], ...]
@@ -480,7 +541,7 @@ class ScaleOut:
 
     @property
     def per_second(self) -> float:
-        return (self.messages - 1) / self.seconds if self.seconds > 0 else 0.0
+        return self.messages / self.seconds if self.seconds > 0 else 0.0
 
 
 async def scale_out(
@@ -490,6 +551,7 @@ async def scale_out(
     messages: list[Message],
     warmup: list[Message],
     partitions: int,
+    consumer: ConsumerSettings,
     log_dir: Path,
 ) -> ScaleOut:
     topics = new_topics(f"scale{processes}")
@@ -506,10 +568,10 @@ async def scale_out(
         if message_id in measured:
             done.note(record.timestamp, read_at)
 
-    reader = Reader(bootstrap, [topics.ack], on_record)
+    reader = Reader(bootstrap, topics.partitions(topics.ack), on_record)
     await reader.start()
     services = [
-        Service.pipeline(topics, bootstrap, log_dir, f"scale{processes}-p{n + 1}")
+        Service.pipeline(topics, bootstrap, consumer, log_dir, f"scale{processes}-p{n + 1}")
         for n in range(processes)
     ]
     started = time.monotonic()
@@ -537,7 +599,11 @@ async def scale_out(
         warmup_seconds = time.monotonic() - started
         before = [s.processed_by_partition() for s in services]
         pids = {f"pipeline {n + 1}": s.pid for n, s in enumerate(services)}
+        # Timed from the start of the burst, not from its first ack: a batched consumer creates
+        # a batch's acks together, after the batch's work.
         done.meter = CpuMeter({**pids, "broker": broker_pid})
+        cpu_start = done.meter.snapshot()
+        burst_start = time.time()
         await publish_all(bootstrap, topics.discharge, messages)
         await wait_until(lambda: done.done, 120 + len(messages) / 10, "scale-out burst", services)
     finally:
@@ -551,11 +617,11 @@ async def scale_out(
         processes,
         partitions,
         len(messages),
-        done.seconds,
+        done.last_read - burst_start,
         warmup_seconds,
         per_process,
         by_partition,
-        done.cpu_ms,
+        _per_message(cpu_start, done.snapshots.get(done.target), len(messages)),
         tuple(s.assignments() for s in services),
     )
 
@@ -569,7 +635,8 @@ class FetchProbe:
 async def fetch_probe(bootstrap: str, waits: tuple[int, ...] = (500, 10)) -> list[FetchProbe]:
     """How long the broker holds a consumer's fetch when a record arrives during it: publish
     one small record every 37 ms and time each until a plain aiokafka consumer (no group) gets
-    it, with the default ``fetch_max_wait_ms`` (500, as the pipeline uses) and a short one."""
+    it, with each ``fetch_max_wait_ms`` of ``waits`` (the run gives the service's default and
+    the one its service processes use)."""
     probes = []
     for wait in waits:
         topics = new_topics(f"fetch{wait}")
