@@ -340,32 +340,26 @@ class Service:
         return self.log_path.read_text(errors="replace").count("assigned to partitions")
 
     def received_times(self) -> dict[str, float]:
-        """When this pipeline process started handling each discharge, by Bundle id: the time
-        of FastStream's "Received" log line of its batch (one per batch, before the batch's
-        ``discharge_processed`` lines; the subscriber handles one batch at a time)."""
+        """When this pipeline process took up each discharge, by Bundle id: the
+        ``received_at`` of its ``discharge_processed`` log line."""
         out: dict[str, float] = {}
-        received: float | None = None
         for line in self.log_path.read_text(errors="replace").splitlines():
-            if '"Received"' in line:
-                received = _log_time(line)
-            elif '"discharge_processed"' in line and received is not None:
-                with contextlib.suppress(ValueError, KeyError):
-                    out[str(json.loads(line)["message_id"])] = received
+            if '"discharge_processed"' in line:
+                with contextlib.suppress(ValueError, KeyError, TypeError):
+                    event = json.loads(line)
+                    at = datetime.fromisoformat(str(event["received_at"]).replace("Z", "+00:00"))
+                    out[str(event["message_id"])] = at.timestamp()
         return out
 
     def batch_sizes(self) -> list[int]:
-        """Messages in each batch this process handled, in order (from its logs): per
-        FastStream "Received" line, the ``discharge_processed`` lines of the pipeline, or the
-        ``records`` of the ceiling's ``ceiling_batch`` line."""
+        """Messages in each batch this process handled, in order of their commits (from its
+        logs): the ``records`` of the pipeline's ``batch_committed`` lines, or of the
+        ceiling's ``ceiling_batch`` lines."""
         sizes: list[int] = []
         for line in self.log_path.read_text(errors="replace").splitlines():
-            if '"Received"' in line:
-                sizes.append(0)
-            elif sizes and '"discharge_processed"' in line:
-                sizes[-1] += 1
-            elif sizes and '"ceiling_batch"' in line:
+            if '"batch_committed"' in line or '"ceiling_batch"' in line:
                 with contextlib.suppress(ValueError, KeyError, TypeError):
-                    sizes[-1] += int(json.loads(line)["records"])
+                    sizes.append(int(json.loads(line)["records"]))
         return [n for n in sizes if n]
 
     def log_tail(self, lines: int = 20) -> str:
@@ -373,14 +367,6 @@ class Service:
             return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
         except OSError:
             return ""
-
-
-def _log_time(line: str) -> float | None:
-    try:
-        stamp = str(json.loads(line)["timestamp"])
-        return datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp()
-    except (ValueError, KeyError):
-        return None
 
 
 @dataclass

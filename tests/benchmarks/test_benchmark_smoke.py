@@ -71,22 +71,35 @@ def test_batch_end_aligns_the_timing_on_a_batch() -> None:
 
 
 def test_logs_give_batches_and_received_times(tmp_path: Path) -> None:
+    def processed(message_id: str, partition: int, received_at: str) -> str:
+        return json.dumps(
+            {
+                "event": "discharge_processed",
+                "message_id": message_id,
+                "partition": partition,
+                "received_at": received_at,
+            }
+        )
+
+    # Batches overlap: a batch's lines come after the next batch's "Received" line.
     lines = [
         json.dumps({"event": "Received", "timestamp": "2026-01-01T00:00:01Z"}),
-        json.dumps({"event": "discharge_processed", "message_id": "a", "partition": 0}),
-        json.dumps({"event": "discharge_processed", "message_id": "b", "partition": 1}),
-        json.dumps({"event": "Processed", "timestamp": "2026-01-01T00:00:02Z"}),
-        json.dumps({"event": "Received", "timestamp": "2026-01-01T00:00:03Z"}),
-        json.dumps({"event": "discharge_processed", "message_id": "c", "partition": 0}),
-        json.dumps({"event": "Received", "timestamp": "2026-01-01T00:00:04Z"}),
+        json.dumps({"event": "Received", "timestamp": "2026-01-01T00:00:02Z"}),
+        processed("a", 0, "2026-01-01T00:00:01.5+00:00"),
+        processed("b", 1, "2026-01-01T00:00:01.75+00:00"),
+        json.dumps({"event": "batch_committed", "records": 2, "committed": 2}),
+        processed("c", 0, "2026-01-01T00:00:03+00:00"),
+        json.dumps({"event": "batch_committed", "records": 1, "committed": 1}),
         json.dumps({"event": "ceiling_batch", "records": 5}),
+        "not json",
     ]
     log = tmp_path / "service.log"
     log.write_text("\n".join(lines) + "\n")
     service = Service("s", [], {}, log)
     assert service.batch_sizes() == [2, 1, 5]
     received = service.received_times()
-    assert received["a"] == received["b"] == datetime(2026, 1, 1, 0, 0, 1, tzinfo=UTC).timestamp()
+    assert received["a"] == datetime(2026, 1, 1, 0, 0, 1, 500000, tzinfo=UTC).timestamp()
+    assert received["b"] == datetime(2026, 1, 1, 0, 0, 1, 750000, tzinfo=UTC).timestamp()
     assert received["c"] == datetime(2026, 1, 1, 0, 0, 3, tzinfo=UTC).timestamp()
     assert service.processed_by_partition() == {0: 2, 1: 1}
 

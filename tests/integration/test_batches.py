@@ -251,3 +251,33 @@ async def test_when_not_even_the_dead_letter_can_be_published_the_batch_is_commi
     assert all(
         len({r.headers["tcam-referral-id"] for r in referrals[d.message_id]}) == 1 for d in good
     )
+
+
+async def test_a_graceful_stop_mid_stream_commits_every_answered_message(
+    embedded: EmbeddedBroker,
+) -> None:
+    """A batch's commit finishes while the next batch is processed; stopping must wait for it,
+    or the answered messages of the last batch would be answered again after a restart."""
+    settings = settings_for(embedded, batch_max_records=20)
+    inputs = valid("batch-stop", 600, nhs_numbers(start=340_000))
+    offsets = await publish_up_front(settings, [(d.raw, d.nhs_number.encode()) for d in inputs])
+    first, stopping, reader = await start_flow(settings)
+    try:
+        await first.wait_for(lambda: len(first.outputs.acks) >= 30)
+        await first.pipeline.stop()  # mid-stream: batches are still coming
+    finally:
+        stopping.set()
+        await reader
+    answered = await read_all(settings)
+    committed, _ = await group_offsets(settings, settings.topic_discharge)
+    assert 30 <= len(answered.acks) < len(offsets)  # stopped part-way
+    assert max(offset for _, offset in answered.acks_by_source()) < committed[0]
+
+    second, stopping, reader = await start_flow(settings)  # same group: resumes where it stopped
+    try:
+        await second.wait_for(lambda: (0, offsets[-1]) in second.outputs.acks)
+    finally:
+        await stop(second, stopping, reader)
+    by_source = (await read_all(settings)).acks_by_source()
+    assert sorted(by_source) == [(0, offset) for offset in offsets]
+    assert all(len(acks) == 1 for acks in by_source.values())  # none answered twice

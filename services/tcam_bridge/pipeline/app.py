@@ -7,7 +7,9 @@ as soon as it is processed, while the next one is: first its referral, findings 
 letter, then, once the broker has acknowledged those, its ack. Sends in flight together are
 packed by the producer into few produce requests. Once every message of the batch is answered,
 one commit for the batch. An ack is never sent before the referral, findings and dead letter of
-its own message are on the broker.
+its own message are on the broker. A batch's last answers and its commit finish while the next
+batch is processed: the next batch's handler waits for them only once its own messages are
+processed, so commits stay in order and at most two batches are in flight.
 
 Delivery: at-least-once. The subscriber uses ``AckPolicy.MANUAL`` (FastStream's Kafka default,
 ACK_FIRST, auto-commits before processing, which could lose a discharge). An offset is committed
@@ -32,12 +34,12 @@ import contextlib
 import dataclasses
 import hashlib
 import traceback
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Protocol
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
-from aiokafka.errors import IllegalStateError, MessageSizeTooLargeError
+from aiokafka.errors import IllegalStateError, KafkaError, MessageSizeTooLargeError
 from faststream import AckPolicy, FastStream
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
@@ -105,6 +107,34 @@ def _readable(record: ConsumerRecord[bytes, bytes]) -> ConsumerRecord[bytes, byt
     return dataclasses.replace(record, headers=readable)
 
 
+class _Settling:
+    """The batch whose outputs and commit are finishing while the next batch is processed.
+
+    At most one: the handler of a batch waits for the previous batch's finish once its own
+    messages are processed, so commits stay in order and at most two batches are in flight.
+    ``held``: partitions rewound to an undelivered message (see ``_commit``)."""
+
+    def __init__(self) -> None:
+        self.task: asyncio.Task[None] | None = None
+        self.closing = False
+        self.held: dict[TopicPartition, int] = {}
+
+    def start(self, finish: Coroutine[Any, Any, None]) -> None:
+        self.task = asyncio.create_task(finish)
+
+    async def wait(self) -> None:
+        task = self.task
+        if task is not None:
+            await asyncio.shield(task)  # a cancelled handler must not cancel the commit
+            if self.task is task:
+                self.task = None
+
+    async def finish(self) -> None:
+        """From now on each batch finishes before its handler returns; wait for the last."""
+        self.closing = True
+        await self.wait()
+
+
 class Pipeline:
     """The running service: a FastStream subscriber and the producer its outputs go through."""
 
@@ -112,6 +142,7 @@ class Pipeline:
         self.broker = broker
         self._producer_options = producer_options
         self._producer: AIOKafkaProducer | None = None
+        self.settling = _Settling()
 
     @property
     def producer(self) -> AIOKafkaProducer:
@@ -134,7 +165,12 @@ class Pipeline:
         await self.start_producer()
         await self.broker.start()
 
+    async def finish_batches(self) -> None:
+        """Let the last batch's outputs and commit finish before the consumer stops."""
+        await self.settling.finish()
+
     async def stop(self) -> None:
+        await self.finish_batches()
         await self.broker.stop()
         await self.stop_producer()
 
@@ -200,9 +236,10 @@ def build_pipeline(
     async def on_discharge(bodies: Bodies, msg: KafkaMessage) -> None:
         raw = msg.raw_message
         batch: Batch = raw if isinstance(raw, tuple) else (raw,)
+        settling = pipeline.settling
         deliveries: list[asyncio.Task[None]] = []
+        messages: list[_Message] = []
         try:
-            messages = []
             for record, body in zip(batch, bodies, strict=True):
                 m = _handle(record, body, core, settings, clock, logger)
                 messages.append(m)
@@ -213,30 +250,54 @@ def build_pipeline(
                     asyncio.create_task(_deliver_batch(pipeline.producer, [m], settings))
                 )
                 await asyncio.sleep(0)  # let the consumer's heartbeat through between messages
-            await asyncio.gather(*deliveries)
-            failed = [m for m in messages if not m.delivered]
-            if failed:
-                # Bounded retry: dead-letter each such message so it cannot block its partition.
-                # If even that fails (the broker is down), leave it uncommitted: it comes back.
-                for m in failed:
-                    m.delivery_failed(core, clock(), settings)
-                await _deliver_batch(pipeline.producer, failed, settings)
-                for m in failed:
-                    if m.delivered:
-                        m.log.error("dead_lettered_after_retries", attempts=settings.max_attempts)
         except BaseException:
             for task in deliveries:
                 task.cancel()
             await msg.nack()  # nothing of this batch is committed: all of it comes back
             raise
-        if all(m.delivered for m in messages):
-            await msg.ack()  # one commit: the end of the batch on each of its partitions
-            committed = messages
-        else:
-            committed = await _commit_delivered(msg, messages, logger)
-            await asyncio.sleep(settings.retry_backoff_ms / 1000)  # not straight back at it
+        # The previous batch's outputs and commit were finishing while this one was processed;
+        # commits stay in order. This batch's finish in turn overlaps the next batch.
+        await settling.wait()
+        settling.start(finish_batch(msg, messages, deliveries))
+        if settling.closing:
+            await settling.wait()
+
+    async def finish_batch(
+        msg: KafkaMessage, messages: list[_Message], deliveries: list[asyncio.Task[None]]
+    ) -> None:
+        """Wait for the batch's outputs, dead-letter what could not be delivered, commit."""
+        try:
+            await _finish(msg, messages, deliveries)
+        except Exception as exc:  # a bug: the batch must come back, never be committed past
+            logger.error("batch_finish_failed", error=type(exc).__name__, where=_where(exc))
+            for m in messages:
+                m.delivered = False
+            await _commit(msg, messages, pipeline.settling.held, logger)
+        except BaseException:
+            for task in deliveries:
+                task.cancel()
+            raise
+
+    async def _finish(
+        msg: KafkaMessage, messages: list[_Message], deliveries: list[asyncio.Task[None]]
+    ) -> None:
+        await asyncio.gather(*deliveries)
+        failed = [m for m in messages if not m.delivered]
+        if failed:
+            # Bounded retry: dead-letter each such message so it cannot block its partition.
+            # If even that fails (the broker is down), leave it uncommitted: it comes back.
+            for m in failed:
+                m.delivery_failed(core, clock(), settings)
+            await _deliver_batch(pipeline.producer, failed, settings)
+            for m in failed:
+                if m.delivered:
+                    m.log.error("dead_lettered_after_retries", attempts=settings.max_attempts)
+        committed = await _commit(msg, messages, pipeline.settling.held, logger)
         for m in committed:
             m.log_processed()
+        logger.info("batch_committed", records=len(messages), committed=len(committed))
+        if not all(m.delivered for m in messages):
+            await asyncio.sleep(settings.retry_backoff_ms / 1000)  # not straight back at it
 
     del on_discharge, outputs
     return pipeline
@@ -248,6 +309,7 @@ def build_app(settings: Settings, core: CoreConfig, *, logger: Any) -> FastStrea
         pipeline.broker,
         logger=logger,
         on_startup=[pipeline.start_producer],
+        on_shutdown=[pipeline.finish_batches],
         after_shutdown=[pipeline.stop_producer],
         specification=AsyncAPI(
             title="TCAM Bridge pipeline",
@@ -394,9 +456,16 @@ def _handle(
 ) -> _Message:
     """Run the core on one record of a batch, exactly as if it had come alone."""
     source = _Source(record.topic, record.partition, record.offset, record.key, record.headers)
-    log = logger.bind(topic=source.topic, partition=source.partition, offset=source.offset)
+    now = clock()
+    log = logger.bind(
+        topic=source.topic,
+        partition=source.partition,
+        offset=source.offset,
+        received_at=now.isoformat(),  # when the pipeline took it up: with the log line's own
+        # timestamp, how long it waited in its batch and in the broker, and how long it took
+    )
     try:
-        outcome = process(body, key=source.key, config=core, now=clock())
+        outcome = process(body, key=source.key, config=core, now=now)
     except Exception as exc:
         log.error("core_failed", error=type(exc).__name__, where=_where(exc))
         outcome = _transient_failure(
@@ -568,15 +637,34 @@ async def _publish_all(
     return [i not in pending for i in range(len(groups))]
 
 
-async def _commit_delivered(
-    msg: KafkaMessage, messages: Sequence[_Message], logger: Any
+class _Consumer(Protocol):
+    """What committing needs of the consumer (``AIOKafkaConsumer``)."""
+
+    def seek(self, partition: TopicPartition, offset: int) -> None: ...
+
+    async def commit(self, offsets: dict[TopicPartition, int]) -> None: ...
+
+
+async def _commit(
+    msg: KafkaMessage, messages: Sequence[_Message], held: dict[TopicPartition, int], logger: Any
 ) -> list[_Message]:
-    """Rewind each partition of the batch to its first undelivered message and commit it up to
-    there: that message, and whatever follows it, comes back. Returns the messages committed."""
     consumer = msg.consumer
     if not isinstance(consumer, AIOKafkaConsumer):  # pragma: no cover - a real broker's consumer
-        await msg.nack()
-        return []
+        await (msg.ack() if all(m.delivered for m in messages) else msg.nack())
+        return list(messages)
+    return await commit_batch(consumer, messages, held, logger)
+
+
+async def commit_batch(
+    consumer: _Consumer,
+    messages: Sequence[_Message],
+    held: dict[TopicPartition, int],
+    logger: Any,
+) -> list[_Message]:
+    """Commit a batch, each of its partitions up to its end, or up to its first undelivered
+    message, rewound to and held there: that message and whatever follows it comes back, and no
+    later batch commits that partition until the message is back. Returns the messages
+    committed; none if the commit fails (they come back, with the same ids)."""
     first: dict[TopicPartition, int] = {}
     end: dict[TopicPartition, int] = {}
     stuck: dict[TopicPartition, int] = {}
@@ -586,23 +674,40 @@ async def _commit_delivered(
         end[tp] = max(end.get(tp, offset + 1), offset + 1)
         if not m.delivered:
             stuck[tp] = min(stuck.get(tp, offset), offset)
+    for tp, offset in first.items():
+        if tp in held and offset <= held[tp]:
+            del held[tp]  # read again from the held message on: the hold has done its work
     for tp, offset in stuck.items():
         # Before the commit, which may fail: a partition left unrewound would be committed past
         # the message by the next batch. One no longer assigned goes back to its committed offset.
         with contextlib.suppress(IllegalStateError):
             consumer.seek(tp, offset)
-    upto = {tp: stuck.get(tp, offset) for tp, offset in end.items()}
-    logger.error(
-        "batch_rewound",
-        partitions={f"{tp.topic}:{tp.partition}": offset for tp, offset in stuck.items()},
-    )
+        held[tp] = offset
+    if stuck:
+        logger.error(
+            "batch_rewound",
+            partitions={f"{tp.topic}:{tp.partition}": offset for tp, offset in stuck.items()},
+        )
+    # A partition held by an earlier batch's rewind is not committed: these records were read
+    # before the rewind and come back after it.
+    upto = {
+        tp: stuck.get(tp, offset) for tp, offset in end.items() if tp in stuck or tp not in held
+    }
     progress = {tp: offset for tp, offset in upto.items() if offset > first[tp]}
     if progress:
-        await consumer.commit(progress)
+        try:
+            await consumer.commit(progress)
+        except KafkaError as exc:  # a rebalance took the partitions: their new owner reads them
+            logger.warning(
+                "commit_failed",
+                error=type(exc).__name__,
+                partitions={f"{tp.topic}:{tp.partition}": o for tp, o in progress.items()},
+            )
+            return []
     return [
         m
         for m in messages
-        if m.source.offset < upto[TopicPartition(m.source.topic, m.source.partition)]
+        if m.source.offset < upto.get(TopicPartition(m.source.topic, m.source.partition), -1)
     ]
 
 
