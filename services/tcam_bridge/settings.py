@@ -108,9 +108,11 @@ class Settings(BaseSettings):
         "it low.",
     )
     linger_ms: int = Field(
-        5,
+        0,
         ge=0,
-        description="How long the output producer waits to fill a produce request (ms).",
+        description="How long the output producer waits to fill a produce request (ms). Each "
+        "discharge pays it twice (its referral, then its ack); sends made while a request is in "
+        "flight travel together anyway.",
     )
 
     # Stores and web (risk log, pharmacy inbox)

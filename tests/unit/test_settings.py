@@ -42,7 +42,7 @@ def test_defaults_without_environment() -> None:
     assert s.refer_min_medicines == 5
     assert s.sasl_password is None
     assert s.pharmacy_topic("FA5T2") == "tcam.pharmacy.FA5T2.referrals.v1"
-    assert (s.batch_max_records, s.fetch_max_wait_ms, s.linger_ms) == (100, 500, 5)
+    assert (s.batch_max_records, s.fetch_max_wait_ms, s.linger_ms) == (100, 500, 0)
 
 
 def test_environment_variables_with_the_tcam_prefix_override_defaults(
