@@ -112,7 +112,7 @@ class _Settling:
 
     At most one: the handler of a batch waits for the previous batch's finish once its own
     messages are processed, so commits stay in order and at most two batches are in flight.
-    ``held``: partitions rewound to an undelivered message (see ``_commit``)."""
+    ``held``: partitions rewound to an undelivered message (see ``commit_batch``)."""
 
     def __init__(self) -> None:
         self.task: asyncio.Task[None] | None = None
