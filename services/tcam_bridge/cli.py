@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import gc
 import json
 import sys
 from datetime import UTC, datetime
@@ -132,7 +131,7 @@ def run() -> None:
 
 
 async def _serve(settings: Settings, log: object) -> None:
-    from tcam_bridge.pipeline.app import build_app
+    from tcam_bridge.pipeline.app import build_app, settle_heap
     from tcam_bridge.pipeline.config import core_config
 
     service = build_app(settings, core_config(settings, datetime.now(UTC).date()), logger=log)
@@ -150,20 +149,8 @@ async def _serve(settings: Settings, log: object) -> None:
         async def start_heartbeat() -> None:
             tasks.add(asyncio.create_task(heartbeat(broker, health_file)))
 
-    _settle_heap()
+    settle_heap()
     await service.run()
-
-
-def _settle_heap() -> None:
-    """Build the compiled structure check now, not at the first message, then move everything
-    made so far (the FHIR models, code lists, the check) out of the garbage collector's way:
-    a full collection over that heap paused the pipeline for 40 to 90 ms, and those pauses
-    were the tail of the referral latency."""
-    from tcam_bridge.core.structure import structure_check
-
-    structure_check()
-    gc.collect()
-    gc.freeze()
 
 
 @app.command()

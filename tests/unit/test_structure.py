@@ -359,11 +359,11 @@ def test_the_service_builds_the_check_and_freezes_the_start_up_heap() -> None:
     paused the pipeline for 40 to 90 ms, the tail of the referral latency."""
     import gc
 
-    from tcam_bridge.cli import _settle_heap
+    from tcam_bridge.pipeline.app import settle_heap
 
     structure_check.cache_clear()
     try:
-        _settle_heap()
+        settle_heap()
         assert structure_check.cache_info().currsize == 1
         assert gc.get_freeze_count() > 10_000  # the models' classes and their schemas at least
     finally:
