@@ -16,11 +16,12 @@ consumes the way the pipeline's does (``tcam_bridge.pipeline.app.build_pipeline`
 pipeline's own ``subscribe_discharges`` (batch size and timeout, fetch wait and sizes, group,
 ``AckPolicy.MANUAL``, decoder and parser) and the same handler arguments (the batch's bodies); a
 separate aiokafka producer with the pipeline's producer configuration
-(``pipeline_producer_config``: linger and batch size). Each batch: the work on every body, one by
-one, yielding to the event loop between them as the pipeline does, then every output sent
-concurrently (``producer.send``, then awaiting all the broker's acknowledgements), then one commit
-for the batch (``msg.ack()``), then one log line with the batch's size (the pipeline logs a line
-per message). Runs until SIGTERM or SIGINT.
+(``pipeline_producer_config``: linger and batch size); the start-up heap settled (``settle_heap``).
+Each batch: the work on each body in turn, its output sent as soon as it is done
+(``producer.send``), yielding to the event loop between messages; then, as the pipeline does
+(``Settling``), the batch's finish (awaiting the broker's acknowledgements, one commit of the
+batch's end on each of its partitions, one log line with the batch's size) runs while the next
+batch is worked on. Runs until SIGTERM or SIGINT.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ import sys
 from collections.abc import Callable
 from typing import Any, Literal, get_args
 
-from aiokafka import AIOKafkaProducer
+from aiokafka import AIOKafkaProducer, TopicPartition
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
@@ -41,7 +42,7 @@ from fhir.resources.R4B.bundle import Bundle
 from tcam_bridge.adapters import logs
 from tcam_bridge.adapters.kafka_config import broker_options, pipeline_producer_config
 from tcam_bridge.core.structure import structure_check
-from tcam_bridge.pipeline.app import Batch, Bodies, subscribe_discharges
+from tcam_bridge.pipeline.app import Batch, Bodies, Settling, settle_heap, subscribe_discharges
 from tcam_bridge.settings import Settings
 
 Mode = Literal["passthrough", "validate", "check"]
@@ -75,32 +76,45 @@ async def serve(settings: Settings, mode: Mode, out_topic: str) -> None:
     logger = logs.get_logger("tcam.bench.ceiling")
     broker = KafkaBroker(**broker_options(settings), ack_policy=AckPolicy.MANUAL, logger=logger)
     producer = AIOKafkaProducer(**pipeline_producer_config(settings))
-    work = WORK[mode]  # the compiled check is built at the first message, as in the pipeline
+    work = WORK[mode]
+    settling = Settling()
 
     @subscribe_discharges(broker, settings)
     async def on_discharge(bodies: Bodies, msg: KafkaMessage) -> None:
         raw = msg.raw_message
         batch: Batch = raw if isinstance(raw, tuple) else (raw,)
-        for body in bodies:
+        sent: list[asyncio.Future[Any]] = []
+        for record, body in zip(batch, bodies, strict=True):
             work(body or b"")
-            await asyncio.sleep(0)  # as the pipeline: the consumer's heartbeat between messages
-        sent: list[asyncio.Future[Any]] = [
-            await producer.send(out_topic, record.value, key=record.key, headers=FHIR_JSON)
-            for record in batch
-        ]
+            # As the pipeline: each output leaves once its message is done, and the consumer's
+            # heartbeat gets through between messages.
+            sent.append(
+                await producer.send(out_topic, record.value, key=record.key, headers=FHIR_JSON)
+            )
+            await asyncio.sleep(0)
+        await settling.wait()  # as the pipeline: the previous batch finished meanwhile
+        settling.start(finish(msg, batch, sent))
+
+    async def finish(msg: KafkaMessage, batch: Batch, sent: list[asyncio.Future[Any]]) -> None:
         await asyncio.gather(*sent)
-        await msg.ack()  # one commit: the end of the batch on each of its partitions
+        ends: dict[TopicPartition, int] = {}
+        for record in batch:
+            tp = TopicPartition(record.topic, record.partition)
+            ends[tp] = max(ends.get(tp, 0), record.offset + 1)
+        await msg.consumer.commit(ends)  # one commit: the end of the batch on each partition
         logger.info("ceiling_batch", records=len(batch))  # the drain aligns its timing on these
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
+    settle_heap()  # as `tcam run`
     await producer.start()
     try:
         await broker.start()
         await stop.wait()
     finally:
+        await settling.finish()
         await broker.stop()
         await producer.stop()
 

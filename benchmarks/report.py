@@ -499,11 +499,11 @@ def _latencies(r: Results, add: Callable[[str], None]) -> None:
             f"| {top:.0f} ms |"
         )
     add("")
-    add("Where the time goes (p50 / p95 / p99 / max, ms): *waiting* is publish to the")
-    add("pipeline's FastStream \"Received\" log line of the message's batch (broker, fetch,")
-    add("queue behind earlier batches); *handling* is from there to the referral record's")
-    add("creation (process() of each message of the batch, then the batch's referrals and")
-    add("findings published together); *created* is publish to that creation.")
+    add("Where the time goes (p50 / p95 / p99 / max, ms): *waiting* is publish to the moment")
+    add("the pipeline took the message up (the `received_at` of its `discharge_processed` log")
+    add("line: broker, fetch, and the messages before it in its batch); *handling* is from")
+    add("there to the referral record's creation (process() of the message, then its referral")
+    add("handed to the producer); *created* is publish to that creation.")
     add("")
     add("| offered load | waiting | handling | created |")
     add("|---|---|---|---|")
@@ -611,7 +611,29 @@ def _scale(r: Results, add: Callable[[str], None]) -> None:
     if ratio is not None:
         add("")
         add(f"Two processes / one: **{ratio:.2f}**.")
+        bound = _scale_bound(r)
+        if bound is not None:
+            add(
+                f"At the CPU the three parties spent per message with two processes, these"
+                f" {r.machine.cpus} CPUs carry at most {bound[0]:.0f} msg/s, {bound[1]:.2f} x the"
+                " one process: the most this machine can show, its broker and driver sharing"
+                " the CPUs with the pipelines."
+            )
     add("")
+
+
+def _scale_bound(r: Results) -> tuple[float, float] | None:
+    """Throughput bound for two processes from their measured CPU per message (pipelines,
+    broker, driver) on the machine's CPUs, and that bound over one process's throughput."""
+    by_n = {s.processes: s for s in r.scale if s.error is None}
+    one, two = by_n.get(1), by_n.get(2)
+    if one is None or two is None or one.per_second <= 0:
+        return None
+    total = sum(two.cpu_ms.values())
+    if total <= 0:
+        return None
+    bound = r.machine.cpus * 1000 / total
+    return bound, bound / one.per_second
 
 
 def _micro(m: MicroResults, add: Callable[[str], None]) -> None:
@@ -686,8 +708,9 @@ def method(r: Results) -> list[str]:
         "Every consumer runs as its own process (`python -m tcam_bridge run`, or `python -m"
         " benchmarks.ceiling` for the ceilings) configured by TCAM_* variables, logging JSON at"
         " INFO (the default: FastStream's Received/Processed lines per batch, plus"
-        " `discharge_processed` per message for the pipeline and one line per batch for a"
-        f" ceiling) to a file. All of them, the pipeline and the ceilings alike, get"
+        " `discharge_processed` per message and `batch_committed` per batch for the pipeline,"
+        " one line per batch for a ceiling) to a file. All of them, the pipeline and the"
+        " ceilings alike, get"
         f" TCAM_BATCH_MAX_RECORDS={batch} and TCAM_FETCH_MAX_WAIT_MS={wait} (the settings'"
         f" defaults are {defaults.batch_max_records} and {defaults.fetch_max_wait_ms} ms; the"
         " fetch wait is lowered because this broker holds a fetch for the whole wait, see the"
@@ -695,12 +718,15 @@ def method(r: Results) -> list[str]:
         "Batch consumption: the pipeline's FastStream subscriber takes up to"
         f" {batch} discharges per poll; it processes each on its own and sends its outputs as"
         " soon as it is processed, while the next one is (its referral, findings and dead"
-        " letter, then, once those are acknowledged, its ack), and commits once per batch. The"
-        " ceilings consume the same way: the pipeline's subscriber options (batch size and"
-        " timeout, fetch wait and sizes, manual commit, decoder and parser), its producer"
-        f" configuration (linger {LINGER_MS} ms, TCAM_LINGER_MS's default), the batch's"
-        " outputs sent concurrently (`producer.send`, then awaiting every acknowledgement),"
-        " one `msg.ack()` per batch."
+        " letter, then, once those are acknowledged, its ack), and commits once per batch; a"
+        " batch's last acknowledgements and its commit finish while the next batch is"
+        " processed. The ceilings consume the same way: the pipeline's subscriber"
+        " (`subscribe_discharges`: batch size and timeout, fetch wait and sizes, manual commit,"
+        f" decoder and parser), its producer configuration (linger {LINGER_MS} ms,"
+        " TCAM_LINGER_MS's default), each output sent as soon as its message is done, the"
+        " batch's finish (every acknowledgement, then one commit of the batch's end) overlapping"
+        " the next batch (`Settling`), and the start-up heap frozen (`settle_heap`), as"
+        " `tcam run` does."
         " Ceiling 1 decodes, ceiling 2 also runs"
         " the fhir.resources R4B parse (the issue's validation ceiling, the target's"
         " denominator), ceiling 2b runs instead the validation the pipeline runs (the compiled"
