@@ -84,7 +84,9 @@ class Machine:
             version = _run([str(broker_binary), "--version"]).strip()
             broker = f"{version or 'tansu'} (embedded, memory storage)"
         commit = _run(["git", "rev-parse", "--short", "HEAD"]).strip() or "unknown"
-        dirty = " with uncommitted changes" if _run(["git", "status", "--porcelain"]) else ""
+        # The results file itself is left out: a previous run's is usually there, uncommitted.
+        changed = _run(["git", "status", "--porcelain", "--", ".", ":!benchmarks/RESULTS.md"])
+        dirty = " with uncommitted changes" if changed else ""
         try:
             load = " ".join(Path("/proc/loadavg").read_text().split()[:3])
         except OSError:
