@@ -33,6 +33,7 @@ from tcam_bridge.risklog.service import build_risklog
 from tcam_bridge.risklog.store import RiskLog
 from tests.integration.conftest import EXAMPLES, Flow, settings_for, start_flow
 from tests.integration.faults import end_offsets as fault_end_offsets
+from tests.integration.faults import write_artifact
 
 pytestmark = pytest.mark.integration
 
@@ -124,6 +125,7 @@ class PostgresLock:
 class Sink:
     url: str
     outage: Callable[[], Outage]
+    kind: str
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
@@ -132,7 +134,7 @@ async def sink(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[
         path = tmp_path / "risklog.db"
         url = f"sqlite+aiosqlite:///{path}"
         await upgrade(url)
-        yield Sink(url, lambda: SqliteLock(path))
+        yield Sink(url, lambda: SqliteLock(path), "sqlite")
         return
     if not PG_URL:
         pytest.skip("TCAM_TEST_POSTGRES_URL is not set")
@@ -145,7 +147,7 @@ async def sink(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[
         url = base.set(database=name).render_as_string(hide_password=False)
         dsn = base.set(drivername="postgresql", database=name).render_as_string(hide_password=False)
         await upgrade(url)
-        yield Sink(url, lambda: PostgresLock(dsn))
+        yield Sink(url, lambda: PostgresLock(dsn), "postgres")
     finally:
         await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         await admin.close()
@@ -281,6 +283,17 @@ async def test_a_database_outage_delays_the_risk_log_but_loses_and_repeats_nothi
         await wait_until(still_running)
         await asyncio.sleep(1)
         final = await rows()
+        write_artifact(
+            f"sink-outage-{sink.kind}.json",
+            {
+                "sink": sink.kind,
+                "findings_events": len(before) + len(during) + len(after),
+                "flag_rows_expected": sum((want_before + want_during + want_after).values()),
+                "flag_rows_written": sum(final.values()),
+                "flag_rows_sent_during_outage": sum(want_during.values()),
+                "rows_repeated": sum(n - 1 for n in final.values() if n > 1),
+            },
+        )
         assert final == want_before + want_during + want_after  # no row lost or repeated
     finally:
         if outage is not None:

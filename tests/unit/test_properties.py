@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import copy
 import json
-from collections.abc import Callable
+from collections import Counter
+from collections.abc import Callable, Iterator
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tcam_bridge.core.process import Outcome
 from tcam_bridge.report import outcome_dict
 from tcam_bridge.rules import default_rules
+from tests.integration.faults import write_artifact
 from tests.unit.conftest import VALID_EXAMPLES
 
 Run = Callable[..., Outcome]
@@ -24,6 +27,36 @@ PROPERTY_SETTINGS = settings(
 )
 
 RULE_IDS = {r.meta.id for r in default_rules()}
+
+
+@pytest.fixture(scope="module")
+def tally() -> Iterator[Counter[str]]:
+    """How many generated messages the core was run on, by response; written, with the
+    Hypothesis settings, to tests/artifacts/fuzz-process.json once the module has run."""
+    counts: Counter[str] = Counter()
+    yield counts
+    write_artifact(
+        "fuzz-process.json",
+        {
+            "messages_processed": sum(counts.values()),
+            "by_response": dict(counts),
+            "max_examples_per_test": PROPERTY_SETTINGS.max_examples,
+        },
+    )
+
+
+@pytest.fixture(scope="module")
+def run(run: Run, tally: Counter[str]) -> Run:
+    """The core, counted (every property below goes through it)."""
+
+    def counted(message: Any, **kwargs: Any) -> Outcome:
+        outcome = run(message, **kwargs)
+        tally[outcome.response] += 1
+        return outcome
+
+    return counted
+
+
 EXAMPLES = {p.name: json.loads(p.read_bytes()) for p in VALID_EXAMPLES}
 
 
