@@ -264,8 +264,7 @@ class Service:
         name: str,
     ) -> Service:
         argv = [sys.executable, "-m", "tcam_bridge", "run"]
-        env = {**topics.env(bootstrap), **consumer.env()}
-        return cls(name, argv, env, log_dir / f"{name}.log")
+        return cls.under_test(argv, topics, bootstrap, consumer, log_dir, name)
 
     @classmethod
     def ceiling(
@@ -278,6 +277,20 @@ class Service:
         name: str,
     ) -> Service:
         argv = [sys.executable, "-m", "benchmarks.ceiling", mode, topics.ceiling_out]
+        return cls.under_test(argv, topics, bootstrap, consumer, log_dir, name)
+
+    @classmethod
+    def under_test(
+        cls,
+        argv: list[str],
+        topics: Topics,
+        bootstrap: str,
+        consumer: ConsumerSettings,
+        log_dir: Path,
+        name: str,
+    ) -> Service:
+        """A consumer process on ``topics`` with the run's consumer settings, logging to
+        ``log_dir/<name>.log``."""
         env = {**topics.env(bootstrap), **consumer.env()}
         return cls(name, argv, env, log_dir / f"{name}.log")
 
