@@ -90,9 +90,20 @@ async def stop(flow: Flow, stopping: asyncio.Event, reader: asyncio.Task[None]) 
     await flow.pipeline.stop()
 
 
-async def committed_to_the_end(settings: Settings) -> bool:
-    committed, ends = await group_offsets(settings, settings.topic_discharge)
-    return all(committed.get(p, 0) >= end for p, end in ends.items())
+async def wait_committed_to_the_end(settings: Settings, timeout: float = 30) -> None:
+    """Until the group has committed every partition of the discharge topic to its end."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        committed, ends = await group_offsets(settings, settings.topic_discharge)
+        if all(committed.get(p, 0) >= end for p, end in ends.items()):
+            return
+        assert asyncio.get_running_loop().time() < deadline, "the batch was not committed"
+        await asyncio.sleep(0.2)
+
+
+async def publish_discharges(settings: Settings, discharges: list[Discharge]) -> list[int]:
+    """Publish discharges up front, keyed by NHS number; their offsets."""
+    return await publish_up_front(settings, [(d.raw, d.nhs_number.encode()) for d in discharges])
 
 
 async def test_a_batch_of_valid_and_poison_messages_answers_each_once_ack_last(
@@ -115,10 +126,7 @@ async def test_a_batch_of_valid_and_poison_messages_answers_each_once_ack_last(
     try:
         positions = [(0, offset) for offset in offsets]
         await flow.wait_for(lambda: all(p in flow.outputs.acks for p in positions))
-        deadline = asyncio.get_running_loop().time() + 30
-        while not await committed_to_the_end(settings):
-            assert asyncio.get_running_loop().time() < deadline, "the batch was not committed"
-            await asyncio.sleep(0.2)
+        await wait_committed_to_the_end(settings)
     finally:
         await stop(flow, stopping, reader)
 
@@ -156,7 +164,7 @@ async def test_a_message_whose_outputs_keep_failing_does_not_hold_up_its_batch(
     settings = settings_for(embedded, max_attempts=3, retry_backoff_ms=10)
     good = valid("batch-one-fails", 5, nhs_numbers(start=320_000))
     stuck = good[2]
-    offsets = await publish_up_front(settings, [(d.raw, d.nhs_number.encode()) for d in good])
+    offsets = await publish_discharges(settings, good)
     real_publish = pipeline_app._publish
     refused = 0
 
@@ -172,10 +180,7 @@ async def test_a_message_whose_outputs_keep_failing_does_not_hold_up_its_batch(
     try:
         positions = [(0, offset) for offset in offsets]
         await flow.wait_for(lambda: all(p in flow.outputs.acks for p in positions))
-        deadline = asyncio.get_running_loop().time() + 30
-        while not await committed_to_the_end(settings):
-            assert asyncio.get_running_loop().time() < deadline, "the batch was not committed"
-            await asyncio.sleep(0.2)
+        await wait_committed_to_the_end(settings)
     finally:
         await stop(flow, stopping, reader)
 
@@ -203,7 +208,7 @@ async def test_when_not_even_the_dead_letter_can_be_published_the_batch_is_commi
     settings = settings_for(embedded, max_attempts=2, retry_backoff_ms=10)
     good = valid("batch-rewind", 5, nhs_numbers(start=330_000))
     stuck = good[2]
-    offsets = await publish_up_front(settings, [(d.raw, d.nhs_number.encode()) for d in good])
+    offsets = await publish_discharges(settings, good)
     real_publish = pipeline_app._publish
     refused = 0
 
@@ -229,10 +234,7 @@ async def test_when_not_even_the_dead_letter_can_be_published_the_batch_is_commi
     second, stopping, reader = await start_flow(settings)  # same group: resumes at the stuck one
     try:
         await second.wait_for(lambda: (0, offsets[2]) in second.outputs.acks)
-        deadline = asyncio.get_running_loop().time() + 30
-        while not await committed_to_the_end(settings):
-            assert asyncio.get_running_loop().time() < deadline, "the batch was not committed"
-            await asyncio.sleep(0.2)
+        await wait_committed_to_the_end(settings)
     finally:
         await stop(second, stopping, reader)
 
@@ -260,7 +262,7 @@ async def test_a_graceful_stop_mid_stream_commits_every_answered_message(
     or the answered messages of the last batch would be answered again after a restart."""
     settings = settings_for(embedded, batch_max_records=20)
     inputs = valid("batch-stop", 600, nhs_numbers(start=340_000))
-    offsets = await publish_up_front(settings, [(d.raw, d.nhs_number.encode()) for d in inputs])
+    offsets = await publish_discharges(settings, inputs)
     first, stopping, reader = await start_flow(settings)
     try:
         await first.wait_for(lambda: len(first.outputs.acks) >= 30)
