@@ -442,7 +442,18 @@ async def wait_until(
 
 
 def cpu_seconds(pid: int) -> float | None:
-    """User plus system CPU time of a process so far (its threads included), from /proc."""
+    """CPU time of a process so far, its threads included, from /proc: the sum of its
+    live threads' run time in nanoseconds (``task/*/schedstat``; the services' threads live as
+    long as they do), else user plus system time in clock ticks (``stat``), whose 10 ms steps
+    can read a short window as no CPU at all."""
+    try:
+        running = 0
+        for task in Path(f"/proc/{pid}/task").iterdir():
+            running += int((task / "schedstat").read_text().split()[0])
+        if running > 0:
+            return running / 1e9
+    except (OSError, ValueError, IndexError):
+        pass
     try:
         stat = Path(f"/proc/{pid}/stat").read_text()
     except OSError:
